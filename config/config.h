@@ -40,8 +40,8 @@ struct AdminConfig {
 };
 
 struct RegistryConfig {
-    std::string dsn;   // PostgreSQL registry (control plane)
-    std::string file;  // TOML file registry, the embedded default
+    std::string dsn;   // PostgreSQL registry (control plane); exactly one of dsn and file is set
+    std::string file;  // TOML file registry, the embedded default; an absolute path once loaded
     Millis negative_cache_ttl{2000};
     Millis refresh_interval{30000};  // full resync period, in addition to LISTEN/NOTIFY
 };
@@ -62,7 +62,7 @@ struct PoolConfig {
     int max_pools = 1000;  // idle pools beyond this are evicted, least recently used first
     std::string reset_query = "DISCARD ALL";
     Pinning pinning = Pinning::kAllow;
-    int prepared_cache_size = 500;  // per server connection
+    int prepared_cache_size = 500;                  // per server connection
     std::map<std::string, PoolOverride> overrides;  // [pool.db.<db_key>]
 };
 
@@ -79,7 +79,8 @@ struct RoutingConfig {
 struct AuthConfig {
     AuthType type = AuthType::kScramSha256;
     std::string users_file;
-    std::string auth_query;  // runs on the registry: SELECT usename, passwd FROM ... WHERE usename=$1
+    // Runs on the registry: SELECT usename, passwd FROM ... WHERE usename=$1
+    std::string auth_query;
 };
 
 struct TlsConfig {
@@ -136,5 +137,7 @@ LoadResult parse(const std::string& toml_text, const std::string& path);
 std::string_view to_string(PoolMode mode);
 std::string_view to_string(RoutingSource source);
 std::string_view to_string(AuthType type);
+std::string_view to_string(Pinning pinning);
+std::string_view to_string(TlsClientMode mode);
 
 }  // namespace storegate::config
