@@ -62,9 +62,12 @@ void append_notice(std::string& out, const ErrorFields& fields);
 void append_command_complete(std::string& out, std::string_view tag);
 void append_empty_query_response(std::string& out);
 // Row description with all columns of type text, and data rows of text values (for answers
-// storegate gives itself, such as SHOW). A null value is std::nullopt-free: use `nulls`.
+// storegate gives itself, such as SHOW). Column i of a data row is NULL when nulls[i] is true;
+// a `nulls` shorter than `values` leaves the remaining columns non-null.
 void append_row_description(std::string& out, const std::vector<std::string>& columns);
 void append_data_row(std::string& out, const std::vector<std::string>& values);
+void append_data_row(std::string& out, const std::vector<std::string>& values,
+                     const std::vector<bool>& nulls);
 void append_parse_complete(std::string& out);
 void append_bind_complete(std::string& out);
 void append_close_complete(std::string& out);
@@ -80,8 +83,7 @@ struct AuthRequest {
 };
 bool parse_auth_request(std::string_view body, AuthRequest& out);
 bool parse_error_fields(std::string_view body, ErrorFields& out);
-bool parse_parameter_status(std::string_view body, std::string_view& name,
-                            std::string_view& value);
+bool parse_parameter_status(std::string_view body, std::string_view& name, std::string_view& value);
 bool parse_backend_key_data(std::string_view body, int32_t& pid, int32_t& secret);
 // ReadyForQuery transaction status: 'I' idle, 'T' in a transaction, 'E' failed transaction.
 bool parse_ready_for_query(std::string_view body, char& status);

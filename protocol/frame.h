@@ -9,7 +9,8 @@
 
 namespace storegate::protocol {
 
-// Largest message body storegate accepts from either side unless configured otherwise.
+// Largest message length (as on the wire: body + 4) storegate accepts from either side unless
+// configured otherwise; `max_length` below is compared with that same wire length.
 inline constexpr uint32_t kDefaultMaxMessage = 1u << 30;
 inline constexpr size_t kHeaderSize = 5;
 
