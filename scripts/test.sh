@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The whole test run: dependencies, build with unit tests, format check, unit tests (ctest),
+# then the integration tests against real PostgreSQL clusters. Exits non-zero when any step
+# failed, after a summary. Every server the integration tests start is stopped on exit.
+#   BUILD_DIR, BUILD_TYPE, SANITIZE: as for scripts/build.sh
+#   PYTEST_ARGS: extra pytest arguments (e.g. "-k routing -x")
+# shellcheck disable=SC2317  # steps are called indirectly through run_step
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo="$(pwd)"
+export BUILD_DIR="${BUILD_DIR:-build}"
+python=/usr/bin/python3  # Debian's, which has pytest and psycopg
+
+results=()
+failed=0
+test_dir=""
+
+record() {
+    results+=("$(printf '%-5s %s' "$1" "$2")")
+    if [ "$1" = FAIL ]; then
+        failed=1
+    fi
+}
+
+run_step() {
+    local name="$1"
+    shift
+    echo
+    echo "=== $name"
+    if "$@"; then
+        record PASS "$name"
+        return 0
+    fi
+    record FAIL "$name"
+    return 1
+}
+
+format_check() {
+    local files
+    if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        mapfile -t files < <(git ls-files '*.cc' '*.h' '*.cpp' '*.hpp')
+    else
+        mapfile -t files < <(find . -path ./build\* -prune -o \( -name '*.cc' -o -name '*.h' \) \
+            -print)
+    fi
+    if [ "${#files[@]}" -eq 0 ]; then
+        return 0
+    fi
+    clang-format-16 --dry-run --Werror "${files[@]}"
+}
+
+unit_tests() {
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2
+}
+
+make_test_dir() {
+    mkdir -p .run/tests
+    test_dir="$(mktemp -d "$repo/.run/tests/run-XXXXXX")"
+    chmod 755 "$test_dir"
+    # When root, the clusters run as the postgres OS user, which must reach the folder.
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$test_dir"; then
+        rmdir "$test_dir"
+        test_dir="$(mktemp -d /tmp/storegate-tests-XXXXXX)"
+        chmod 755 "$test_dir"
+    fi
+}
+
+integration_tests() {
+    make_test_dir
+    # shellcheck disable=SC2086
+    STOREGATE_TEST_DIR="$test_dir" STOREGATE_BIN="$repo/$BUILD_DIR/storegate" \
+        timeout --kill-after=60 1800 \
+        "$python" -m pytest -q -p no:cacheprovider tests/integration ${PYTEST_ARGS:-}
+}
+
+cleanup() {
+    if [ -n "$test_dir" ] && [ -d "$test_dir" ]; then
+        local args=("$test_dir" --remove)
+        if [ "$failed" -ne 0 ]; then
+            args=("$test_dir")
+            echo "integration logs kept in $test_dir"
+        fi
+        (cd tests/integration && "$python" -m harness.cleanup "${args[@]}") || true
+    fi
+}
+
+summary() {
+    echo
+    echo "=== summary"
+    printf '  %s\n' "${results[@]}"
+    if [ "$failed" -eq 0 ]; then
+        echo "ALL PASSED"
+    else
+        echo "FAILED"
+    fi
+}
+
+trap cleanup EXIT
+
+if ! run_step "dependencies" scripts/install-deps.sh; then
+    summary
+    exit 1
+fi
+built=1
+run_step "build ($BUILD_DIR)" env TESTS=1 scripts/build.sh || built=0
+run_step "format (clang-format-16)" format_check || true
+if [ "$built" -eq 1 ]; then
+    run_step "unit tests (ctest)" unit_tests || true
+    run_step "integration tests (pytest)" integration_tests || true
+else
+    record SKIP "unit tests (build failed)"
+    record SKIP "integration tests (build failed)"
+fi
+summary
+exit "$failed"
