@@ -47,10 +47,6 @@ constexpr EnumName<log::Level> kLogLevels[] = {
     {"trace", log::Level::kTrace}, {"debug", log::Level::kDebug}, {"info", log::Level::kInfo},
     {"warn", log::Level::kWarn},   {"error", log::Level::kError}, {"off", log::Level::kOff},
 };
-constexpr EnumName<std::string_view> kSslModes[] = {
-    {"disable", "disable"}, {"allow", "allow"},         {"prefer", "prefer"},
-    {"require", "require"}, {"verify-ca", "verify-ca"}, {"verify-full", "verify-full"},
-};
 
 template <typename E, size_t N>
 std::string_view name_of(const EnumName<E> (&names)[N], E value) {

@@ -185,6 +185,37 @@ bool SectionReader::millis(std::string_view key, Millis& out, int64_t min) {
     return true;
 }
 
+bool SectionReader::boolean(std::string_view key, bool& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr) {
+        return false;
+    }
+    if (const auto* value = node->as_boolean()) {
+        out = value->get();
+        return true;
+    }
+    error_at(dotted(key), *node, "expected a boolean, got " + std::string(type_name(*node)));
+    return false;
+}
+
+std::vector<SectionReader> SectionReader::table_array(std::string_view key) {
+    std::vector<SectionReader> readers;
+    const toml::array* array = take_array(key);
+    if (array == nullptr) {
+        return readers;
+    }
+    for (size_t i = 0; i < array->size(); ++i) {
+        std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+        if (const toml::table* table = (*array)[i].as_table()) {
+            readers.push_back(child(name, table));
+        } else {
+            error_at(dotted(name), (*array)[i],
+                     "expected a table, got " + std::string(type_name((*array)[i])));
+        }
+    }
+    return readers;
+}
+
 bool SectionReader::string_list(std::string_view key, std::vector<std::string>& out) {
     const toml::array* array = take_array(key);
     if (array == nullptr) {

@@ -22,6 +22,12 @@ struct EnumName {
     E value;
 };
 
+// libpq's sslmode values, for tls.server_sslmode and per-backend overrides.
+inline constexpr EnumName<std::string_view> kSslModes[] = {
+    {"disable", "disable"}, {"allow", "allow"},         {"prefer", "prefer"},
+    {"require", "require"}, {"verify-ca", "verify-ca"}, {"verify-full", "verify-full"},
+};
+
 // Shared by every reader of one document.
 struct ReadContext {
     std::vector<ConfigError>* errors = nullptr;
@@ -44,7 +50,10 @@ class SectionReader {
     bool integer(std::string_view key, int64_t& out, int64_t min, int64_t max);
     // Reads `<key>_ms`, a whole number of milliseconds.
     bool millis(std::string_view key, Millis& out, int64_t min);
+    bool boolean(std::string_view key, bool& out);
     bool string_list(std::string_view key, std::vector<std::string>& out);
+    // An array of tables ([[key]] blocks): one reader per element, named "key[i]".
+    std::vector<SectionReader> table_array(std::string_view key);
 
     template <typename E, size_t N>
     bool enumeration(std::string_view key, E& out, const EnumName<E> (&names)[N]);

@@ -1,8 +1,12 @@
 // The file registry: the same model read from a TOML file, for trying storegate without a
 // registry database. Format (see README "File registry"):
-//   [[backends]] db_key, kind, host, port, database_name, username, password_secret_ref
+//   version = 1  (optional; reported as the registry version)
+//   [[backends]] db_key, kind, host, port, database_name, username, password_secret_ref,
+//                status (active|disabled, default active), sslmode (optional)
 //   [[tenants]]  id, name, slug, common_db_key
-//   [[stores]]   id, tenant_id, slug, name, status, db_key
+//   [[stores]]   id, tenant_id, slug, name, status, db_key, paused (optional bool)
+// Unknown keys, bad uuids or kinds, duplicate ids/slugs/db_keys and references to unknown
+// db_keys or tenants are errors, all reported at once.
 #pragma once
 
 #include <string>
