@@ -18,6 +18,16 @@ bool usable(const Backend& backend) {
     return backend.status == "active";
 }
 
+template <typename Map>
+std::vector<typename Map::mapped_type> values_of(const Map& map) {
+    std::vector<typename Map::mapped_type> out;
+    out.reserve(map.size());
+    for (const auto& entry : map) {
+        out.push_back(entry.second);
+    }
+    return out;
+}
+
 }  // namespace
 
 void RoutingTable::index_store(StoreMap& stores, SlugMap& slugs,
