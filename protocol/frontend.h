@@ -53,8 +53,7 @@ struct ParseMessage {
 };
 bool parse_parse(std::string_view body, ParseMessage& out);
 // Bind: only the names are needed to rewrite statement references.
-bool parse_bind_names(std::string_view body, std::string_view& portal,
-                      std::string_view& statement);
+bool parse_bind_names(std::string_view body, std::string_view& portal, std::string_view& statement);
 // Describe and Close: 'S' (statement) or 'P' (portal), then the name.
 bool parse_describe_or_close(std::string_view body, char& kind, std::string_view& name);
 

@@ -8,7 +8,7 @@
 namespace storegate::protocol {
 
 class Reader {
-public:
+  public:
     explicit Reader(std::string_view body) : data_(body) {}
 
     bool u8(uint8_t& out);
@@ -21,7 +21,7 @@ public:
     size_t remaining() const { return data_.size() - pos_; }
     bool at_end() const { return pos_ == data_.size(); }
 
-private:
+  private:
     std::string_view data_;
     size_t pos_ = 0;
 };

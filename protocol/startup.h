@@ -33,10 +33,10 @@ struct StartupPacket {
 enum class StartupStatus {
     kReady,
     kNeedMore,
-    kTooShort,      // length below 8
-    kTooLong,       // length above kMaxStartupPacket
-    kBadVersion,    // a protocol other than 3.x
-    kMalformed,     // missing terminators, no user, duplicate or empty names
+    kTooShort,    // length below 8
+    kTooLong,     // length above kMaxStartupPacket
+    kBadVersion,  // a protocol other than 3.x
+    kMalformed,   // missing terminators, no user, duplicate or empty names
 };
 
 // Decodes the packet at the front of `in`; on kReady `consumed` is its length.
