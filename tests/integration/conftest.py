@@ -9,7 +9,7 @@ import tempfile
 import pytest
 
 from harness import lifecycle
-from harness.storegate import Storegate, deep_merge, default_binary
+from harness.storegate import Storegate, StoregateFactory, default_binary
 from harness.topology import Topology
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -85,30 +85,6 @@ def registry(topology, binary):
     topology.binary = binary
     topology.setup_registry()
     return topology
-
-
-class StoregateFactory:
-    """Starts storegate instances on the seeded registry; stops them when the test ends."""
-
-    def __init__(self, registry, binary, workdir_root):
-        self.registry = registry
-        self.binary = binary
-        self.workdir_root = workdir_root
-        self.instances = []
-
-    def __call__(self, overrides: dict | None = None, users: dict | None = None,
-                 env: dict | None = None, start: bool = True) -> Storegate:
-        config = deep_merge(self.registry.storegate_config(), overrides or {})
-        workdir = tempfile.mkdtemp(prefix="storegate-", dir=self.workdir_root)
-        instance = Storegate(self.binary, workdir, config,
-                             users=self.registry.users() if users is None else users,
-                             env=dict(self.registry.env, **(env or {})))
-        self.instances.append(instance)
-        return instance.start() if start else instance
-
-    def stop_all(self) -> None:
-        for instance in reversed(self.instances):
-            instance.stop()
 
 
 @pytest.fixture

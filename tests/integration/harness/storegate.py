@@ -5,6 +5,7 @@ import http.client
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
 from psycopg.conninfo import make_conninfo
@@ -182,3 +183,27 @@ class Storegate:
 
     def log_tail(self, lines: int = 60) -> str:
         return lifecycle.tail(self.log_path, lines)
+
+
+class StoregateFactory:
+    """Starts storegate instances configured for a seeded Topology; stop_all() stops them."""
+
+    def __init__(self, topology, binary: str, workdir_root: str):
+        self.topology = topology
+        self.binary = binary
+        self.workdir_root = workdir_root
+        self.instances = []
+
+    def __call__(self, overrides: dict | None = None, users: dict | None = None,
+                 env: dict | None = None, start: bool = True) -> Storegate:
+        config = deep_merge(self.topology.storegate_config(), overrides or {})
+        workdir = tempfile.mkdtemp(prefix="storegate-", dir=self.workdir_root)
+        instance = Storegate(self.binary, workdir, config,
+                             users=self.topology.users() if users is None else users,
+                             env=dict(self.topology.env, **(env or {})))
+        self.instances.append(instance)
+        return instance.start() if start else instance
+
+    def stop_all(self) -> None:
+        for instance in reversed(self.instances):
+            instance.stop()

@@ -63,3 +63,26 @@ def pgbench(args: list, env: dict, timeout: float = 180) -> PgbenchResult:
     if failed:
         result.failed = int(failed.group(1))
     return result
+
+
+def backend_identity(dsn: str) -> tuple:
+    """(current_database(), inet_server_port()) of the server session behind `dsn`: which
+    backend database a connection really landed on."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return tuple(conn.execute("SELECT current_database(), inet_server_port()").fetchone())
+
+
+def vanish(conn) -> None:
+    """Drops a psycopg connection the way a crashed client does: the socket goes away without
+    a Terminate message."""
+    import socket
+
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    try:
+        conn.close()
+    except Exception:
+        pass  # libpq may report the broken socket; the point is that it is gone
