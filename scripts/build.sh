@@ -5,6 +5,7 @@
 #   SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer
 #   TESTS=0     skip the unit tests
 #   JOBS        parallel jobs (default: number of cores)
+#   TARGETS     build only these targets (space-separated), e.g. TARGETS=storegate
 # Extra arguments go to cmake at configure time (e.g. -DSTOREGATE_BENCH=ON).
 set -euo pipefail
 
@@ -26,5 +27,9 @@ cmake -S . -B "$build_dir" -G Ninja \
     -DSTOREGATE_SANITIZE="$sanitize" \
     -DSTOREGATE_TESTS="$tests" \
     "$@"
-cmake --build "$build_dir" -j "${JOBS:-$(nproc)}"
+targets=()
+for target in ${TARGETS:-}; do
+    targets+=(--target "$target")
+done
+cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" "${targets[@]}"
 echo "build: $build_dir/storegate ($build_type, sanitizers $sanitize)"

@@ -32,7 +32,8 @@ class Topology:
     tenant_slug = "acme"
     registry_db = "storegate_registry"
 
-    def __init__(self, base_dir: str, binary: str):
+    def __init__(self, base_dir: str, binary: str, with_unreachable: bool = True):
+        self.with_unreachable = with_unreachable  # store delta on a db_key nobody serves
         self.base_dir = os.path.abspath(base_dir)
         self.binary = binary
         self.clusters = {}
@@ -115,21 +116,25 @@ class Topology:
 
     def _backend_rows(self) -> list:
         shared, dedicated = self.clusters["shared"], self.clusters["dedicated"]
-        return [
+        rows = [
             ("shared1", "shared", shared.port, "shared_db", "sg_shared", "env:SG_SHARED_PW"),
             ("acme_common", "shared", shared.port, "acme_common", "sg_shared",
              "env:SG_SHARED_PW"),
             ("dedicated1", "dedicated", dedicated.port, "store_gamma", "sg_dedicated",
              "env:SG_DEDICATED_PW"),
-            ("dead1", "dedicated", self.dead_port, "store_delta", "sg_shared",
-             "env:SG_SHARED_PW"),
         ]
+        if self.with_unreachable:
+            rows.append(("dead1", "dedicated", self.dead_port, "store_delta", "sg_shared",
+                         "env:SG_SHARED_PW"))
+        return rows
 
     def _seed_registry(self) -> None:
         plan = [("alpha", "Alpha Outlet", "shared1", "shared"),
                 ("beta", "Beta Corner", "shared1", "shared"),
                 ("gamma", "Gamma Megastore", "dedicated1", "dedicated"),
                 ("delta", "Delta Offline", "dead1", "dedicated")]
+        if not self.with_unreachable:
+            plan.pop()
         databases = {row[0]: row[3] for row in self._backend_rows()}
         with self.clusters["registry"].connect(self.registry_db) as conn, conn.transaction():
             conn.execute(sql.SQL("SET ROLE sg_registry"))
