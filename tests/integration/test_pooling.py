@@ -72,9 +72,10 @@ def test_vanished_client_leaves_nothing_behind(storegate, registry, leak_table):
 def test_client_that_terminates_mid_transaction_is_rolled_back(storegate, registry, leak_table):
     instance = storegate(SINGLE)
     dsn = instance.dsn("beta", password=registry.passwords["app"])
-    with psycopg.connect(dsn) as first:  # psycopg opens a transaction implicitly
-        first.execute(f"INSERT INTO {leak_table} VALUES ('never committed')")
-        first.pgconn.finish()  # Terminate without COMMIT
+    first = psycopg.connect(dsn)  # not autocommit: the INSERT opens a transaction
+    first.execute(f"INSERT INTO {leak_table} VALUES ('never committed')")
+    first.pgconn.finish()  # Terminate without COMMIT
+    first.close()
     with psycopg.connect(dsn, autocommit=True) as second:
         assert second.execute(f"SELECT count(*) FROM {leak_table}").fetchone()[0] == 0
         assert second.execute("SELECT now() = statement_timestamp()").fetchone()[0] is True
