@@ -224,5 +224,13 @@ TEST(Backend, ParameterDescriptionListsOids) {
     EXPECT_EQ(only_frame(wire).body, std::string_view("\0\2\0\0\0\x17\0\0\0\x19", 10));
 }
 
+TEST(Backend, NegotiateProtocolVersionListsIgnoredOptions) {
+    std::string wire;
+    append_negotiate_protocol_version(wire, 0, {"_pq_.a", "_pq_.b"});
+    const Frame f = only_frame(wire);
+    EXPECT_EQ(f.type, backend::kNegotiateProtocolVersion);
+    EXPECT_EQ(f.body, std::string_view("\0\0\0\0\0\0\0\2_pq_.a\0_pq_.b\0", 22));
+}
+
 }  // namespace
 }  // namespace storegate::protocol
