@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "config/cli.h"
+#include "tests/config/run_command.h"
 
 namespace storegate::config {
 namespace {
@@ -450,19 +451,8 @@ TEST_F(ConfigTest, LoadReadsFromDisk) {
     EXPECT_NE(missing.errors[0].message.find("cannot read"), std::string::npos);
 }
 
-// Runs `storegate check-config` through the same CLI wiring main() uses.
-int run_check_config(std::vector<std::string> args) {
-    CLI::App app;
-    std::string config_path;
-    app.add_option("--config,-c", config_path);
-    int exit_code = -1;
-    add_commands(app, exit_code);
-    std::vector<const char*> argv = {"storegate"};
-    for (const auto& a : args) {
-        argv.push_back(a.c_str());
-    }
-    app.parse(static_cast<int>(argv.size()), argv.data());
-    return exit_code;
+int run_check_config(const std::vector<std::string>& args) {
+    return storegate::test_support::run_command(&add_commands, args);
 }
 
 TEST_F(ConfigTest, CheckConfigCommandReportsOutcome) {
