@@ -199,4 +199,12 @@ FileLoadResult load_file(const std::string& path) {
     return result;
 }
 
+std::vector<std::string> load_file_into(const std::string& path, RoutingTable& table) {
+    FileLoadResult result = load_file(path);
+    if (result.errors.empty()) {
+        table.replace(result.snapshot);
+    }
+    return result.errors;
+}
+
 }  // namespace storegate::registry

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "registry/model.h"
+#include "registry/routing_table.h"
 
 namespace storegate::registry {
 
@@ -22,5 +23,9 @@ struct FileLoadResult {
 };
 
 FileLoadResult load_file(const std::string& path);
+
+// Loads `path` into `table` (start-up, and SIGHUP reloads). On errors the table is left as it
+// was and the errors are returned.
+std::vector<std::string> load_file_into(const std::string& path, RoutingTable& table);
 
 }  // namespace storegate::registry

@@ -11,12 +11,15 @@ std::string one_line(const char* message) {
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) {
         out.pop_back();
     }
-    for (char& c : out) {
-        if (c == '\n') {
-            c = ' ';
+    // libpq continues a message on tab-indented lines; logs want one line.
+    std::string flat;
+    for (char c : out) {
+        bool space = c == '\n' || c == '\t' || c == ' ';
+        if (!space || (!flat.empty() && flat.back() != ' ')) {
+            flat += space ? ' ' : c;
         }
     }
-    return out;
+    return flat;
 }
 
 // Whether libpq can parse `dsn` at all. Its parse errors quote the offending text, which may be
@@ -62,9 +65,14 @@ PgConn::PgConn(const std::string& dsn, const std::string& application_name) {
         parse_error_ = "invalid registry DSN (not a libpq connection string or URI)";
         return;
     }
-    // The defaults come first so that anything the DSN itself sets wins.
-    const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-    const char* values[] = {"10", application_name.c_str(), dsn.c_str(), nullptr};
+    // The defaults come first so that anything the DSN itself sets wins. TCP keepalives and a
+    // user timeout make a silently dead registry link fail within seconds instead of hanging a
+    // query until the kernel gives up.
+    const char* keywords[] = {
+        "connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+    const char* values[] = {"10",   application_name.c_str(), "10", "5", "3", "20000", dsn.c_str(),
+                            nullptr};
     conn_.reset(PQconnectdbParams(keywords, values, 1));
     // libpq prints NOTICEs to stderr by default; they are routine here (IF NOT EXISTS).
     PQsetNoticeProcessor(

@@ -15,8 +15,7 @@ const char* const kStoreSelect =
 const char* const kBackendByKey = " WHERE db_key = $1";
 const char* const kTenantById = " WHERE id = $1::uuid";
 const char* const kStoreById = " WHERE s.id = $1::uuid";
-// A text comparison, so that a key that is not a uuid is no error.
-const char* const kStoreByIdOrSlug = " WHERE s.id::text = lower($1) OR s.slug = $1";
+const char* const kStoreBySlug = " WHERE s.slug = $1";
 
 namespace {
 

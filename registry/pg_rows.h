@@ -20,7 +20,7 @@ extern const char* const kStoreSelect;  // stores joined with their routing row,
 extern const char* const kBackendByKey;
 extern const char* const kTenantById;
 extern const char* const kStoreById;
-extern const char* const kStoreByIdOrSlug;
+extern const char* const kStoreBySlug;
 
 // Each returns nullopt (and sets `error`) for a row storegate cannot use, instead of trusting it.
 std::optional<Backend> backend_from_row(const PgResult& r, int row, std::string& error);
