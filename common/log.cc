@@ -41,7 +41,9 @@ static spdlog::level::level_enum to_spdlog(Level level) {
     return spdlog::level::info;
 }
 
-void set_level(Level level) { spdlog::set_level(to_spdlog(level)); }
+void set_level(Level level) {
+    spdlog::set_level(to_spdlog(level));
+}
 
 void init(Level level) {
     auto logger = spdlog::stderr_logger_mt("storegate");

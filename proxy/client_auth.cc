@@ -1,0 +1,144 @@
+#include "proxy/client_auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "protocol/backend.h"
+#include "protocol/frontend.h"
+#include "protocol/md5_auth.h"
+
+namespace storegate::proxy {
+
+ClientAuthenticator::ClientAuthenticator(config::AuthType type, const UsersFile* users,
+                                         uint32_t max_message)
+    : type_(type), users_(users), max_message_(max_message), mock_secret_(32, '\0') {
+    RAND_bytes(reinterpret_cast<unsigned char*>(mock_secret_.data()), 32);
+}
+
+protocol::scram::Verifier ClientAuthenticator::mock_verifier(const std::string& user) const {
+    // Same salt for the same unknown user on every attempt, so probing cannot tell it apart
+    // from a real one.
+    unsigned char mac[32];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), mock_secret_.data(), static_cast<int>(mock_secret_.size()),
+         reinterpret_cast<const unsigned char*>(user.data()), user.size(), mac, &len);
+    protocol::scram::Verifier v;
+    v.iterations = 4096;
+    v.salt.assign(reinterpret_cast<char*>(mac), 16);
+    v.stored_key.assign(reinterpret_cast<char*>(mac), 32);
+    v.server_key.assign(reinterpret_cast<char*>(mac), 32);
+    return v;
+}
+
+awaitable<AuthOutcome> ClientAuthenticator::run(ClientStream& client, ByteBuffer& in,
+                                                const std::string& user, std::string& out) {
+    if (type_ == config::AuthType::kTrust) {
+        protocol::append_auth_ok(out);
+        co_return AuthOutcome{true, false, ""};
+    }
+    const Credential* cred = users_ != nullptr ? users_->find(user) : nullptr;
+    // As in PostgreSQL: md5 configured but a SCRAM verifier stored means SCRAM; an md5 hash
+    // stored means md5 even when SCRAM is configured would fail, so it fails the same way.
+    bool use_scram = type_ == config::AuthType::kScramSha256;
+    if (cred != nullptr && cred->kind == Credential::Kind::kScram) {
+        use_scram = true;
+    }
+    if (type_ == config::AuthType::kMd5 && cred != nullptr &&
+        cred->kind != Credential::Kind::kScram) {
+        use_scram = false;
+    }
+    if (use_scram) {
+        co_return co_await scram(client, in, user, cred, out);
+    }
+    co_return co_await md5(client, in, user, cred, out);
+}
+
+awaitable<bool> ClientAuthenticator::read_password_message(ClientStream& client, ByteBuffer& in,
+                                                           std::string& body) {
+    size_t consumed = 0;
+    protocol::Frame frame;
+    // Each co_await stands in its own statement: GCC 12 miscompiles co_await inside || and &&.
+    bool read = co_await read_frame(client, in, consumed, max_message_, frame);
+    if (!read || frame.type != protocol::frontend::kPassword) {
+        co_return false;
+    }
+    body.assign(frame.body);
+    in.consume(consumed);
+    co_return true;
+}
+
+awaitable<AuthOutcome> ClientAuthenticator::scram(ClientStream& client, ByteBuffer& in,
+                                                  const std::string& user, const Credential* cred,
+                                                  std::string& out) {
+    bool known = cred != nullptr && cred->verifier.has_value();
+    protocol::scram::ServerExchange exchange(known ? *cred->verifier : mock_verifier(user),
+                                             protocol::scram::random_nonce());
+    std::string msg;
+    protocol::append_auth_sasl(msg, {std::string(protocol::scram::kMechanism)});
+    if (co_await client.write(asio::buffer(msg))) {
+        co_return AuthOutcome{false, true, "client_closed"};
+    }
+    std::string body;
+    std::string_view mechanism;
+    std::string_view data;
+    if (!co_await read_password_message(client, in, body)) {
+        co_return AuthOutcome{false, false, "malformed_auth_read"};
+    }
+    if (!protocol::parse_sasl_initial_response(body, mechanism, data) ||
+        mechanism != protocol::scram::kMechanism) {
+        co_return AuthOutcome{false, false, "malformed_auth"};
+    }
+    std::string server_first;
+    if (exchange.client_first(data, server_first) != protocol::scram::Status::kOk) {
+        co_return AuthOutcome{false, false, "malformed_scram_first"};
+    }
+    msg.clear();
+    protocol::append_auth_sasl_continue(msg, server_first);
+    if (co_await client.write(asio::buffer(msg))) {
+        co_return AuthOutcome{false, true, "client_closed"};
+    }
+    std::string final_body;
+    if (!co_await read_password_message(client, in, final_body)) {
+        co_return AuthOutcome{false, false, "malformed_scram_final"};
+    }
+    std::string server_final;
+    auto status = exchange.client_final(final_body, server_final);
+    if (status != protocol::scram::Status::kOk || !known) {
+        co_return AuthOutcome{false, false, known ? "wrong_password" : "unknown_user"};
+    }
+    protocol::append_auth_sasl_final(out, server_final);
+    protocol::append_auth_ok(out);
+    co_return AuthOutcome{true, false, ""};
+}
+
+awaitable<AuthOutcome> ClientAuthenticator::md5(ClientStream& client, ByteBuffer& in,
+                                                const std::string& user, const Credential* cred,
+                                                std::string& out) {
+    uint8_t salt[4];
+    RAND_bytes(salt, sizeof(salt));
+    std::string msg;
+    protocol::append_auth_md5(msg, salt);
+    if (co_await client.write(asio::buffer(msg))) {
+        co_return AuthOutcome{false, true, "client_closed"};
+    }
+    std::string body;
+    std::string_view password;
+    bool read = co_await read_password_message(client, in, body);
+    if (!read || !protocol::parse_password(body, password)) {
+        co_return AuthOutcome{false, false, "malformed_auth"};
+    }
+    if (cred == nullptr || cred->kind == Credential::Kind::kScram) {
+        co_return AuthOutcome{false, false, cred == nullptr ? "unknown_user" : "wrong_password"};
+    }
+    std::string expected = protocol::md5::response(user, cred->secret, salt);
+    bool match = expected.size() == password.size() &&
+                 CRYPTO_memcmp(expected.data(), password.data(), expected.size()) == 0;
+    if (!match) {
+        co_return AuthOutcome{false, false, "wrong_password"};
+    }
+    protocol::append_auth_ok(out);
+    co_return AuthOutcome{true, false, ""};
+}
+
+}  // namespace storegate::proxy

@@ -1,0 +1,43 @@
+// Authentication of a client by storegate itself, as PostgreSQL does it (protocol docs,
+// "Authentication Methods" and "SASL Authentication"). A client never learns whether the user
+// exists or which part was wrong: unknown users go through a mock exchange and fail alike.
+#pragma once
+
+#include <string>
+
+#include "config/config.h"
+#include "proxy/byte_buffer.h"
+#include "proxy/client_stream.h"
+#include "proxy/users_file.h"
+
+namespace storegate::proxy {
+
+struct AuthOutcome {
+    bool ok = false;
+    bool client_gone = false;  // closed or sent garbage: nothing more to say to it
+    std::string reason;        // for logs and metrics: unknown_user, wrong_password, ...
+};
+
+class ClientAuthenticator {
+  public:
+    ClientAuthenticator(config::AuthType type, const UsersFile* users, uint32_t max_message);
+
+    // Runs the exchange; on success AuthenticationOk has been queued in `out` (not yet sent).
+    awaitable<AuthOutcome> run(ClientStream& client, ByteBuffer& in, const std::string& user,
+                               std::string& out);
+
+  private:
+    awaitable<AuthOutcome> scram(ClientStream& client, ByteBuffer& in, const std::string& user,
+                                 const Credential* cred, std::string& out);
+    awaitable<AuthOutcome> md5(ClientStream& client, ByteBuffer& in, const std::string& user,
+                               const Credential* cred, std::string& out);
+    awaitable<bool> read_password_message(ClientStream& client, ByteBuffer& in, std::string& body);
+    protocol::scram::Verifier mock_verifier(const std::string& user) const;
+
+    config::AuthType type_;
+    const UsersFile* users_;
+    uint32_t max_message_;
+    std::string mock_secret_;
+};
+
+}  // namespace storegate::proxy

@@ -1,0 +1,345 @@
+#include "proxy/session.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "common/log.h"
+#include "protocol/backend.h"
+#include "protocol/frontend.h"
+
+namespace storegate::proxy {
+
+using namespace asio::experimental::awaitable_operators;
+
+// Errors are built into named objects before a co_await: GCC 12 mishandles the lifetime of
+// aggregate temporaries inside co_await expressions.
+static protocol::ErrorFields fatal_error(std::string_view code, std::string message) {
+    return {"FATAL", std::string(code), std::move(message), "", ""};
+}
+namespace pf = protocol::frontend;
+namespace pb = protocol::backend;
+
+Session::Session(Services& services, Worker& worker, Socket socket)
+    : services_(services),
+      worker_(worker),
+      client_(std::move(socket)),
+      runtime_(services.runtime()),
+      id_(services.next_session_id()),
+      peer_(peer_name(client_.socket())),
+      client_scan_(runtime_->config->server.max_message_size, {pf::kTerminate},
+                   {pf::kQuery, pf::kSync, pf::kFunctionCall}),
+      server_scan_(runtime_->config->server.max_message_size,
+                   {pb::kReadyForQuery, pb::kParameterStatus}),
+      cancel_target_(std::make_shared<CancelTarget>()) {
+    worker_.clients.fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+    if (cancel_key_.pid != 0) {
+        services_.cancels.remove(cancel_key_.pid);
+    }
+    worker_.clients.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::string Session::log_fields() const {
+    std::string store = route_.store ? route_.store->id.to_string()
+                                     : (route_.tenant ? "tenant:" + route_.tenant->id.to_string()
+                                                      : std::string("-"));
+    return "session=" + std::to_string(id_) + " client=" + peer_ + " store=" + store +
+           " db_key=" + (route_.backend ? route_.backend->db_key : std::string("-")) +
+           " user=" + (request_.role.empty() ? std::string("-") : request_.role);
+}
+
+awaitable<void> Session::fail(protocol::ErrorFields error, std::string_view reason,
+                              std::string prefix) {
+    if (log::allow(reason)) {
+        log::info("session refused {} sqlstate={} reason={} message=\"{}\"", log_fields(),
+                  error.code, reason, error.message);
+    }
+    protocol::append_error(prefix, error);
+    co_await client_.write(asio::buffer(prefix));
+    client_.close();
+}
+
+awaitable<void> Session::run() {
+    auto self = shared_from_this();
+    const auto& cfg = *runtime_->config;
+    Watchdog deadline(client_.executor(), client_.socket());
+    deadline.arm(cfg.server.startup_timeout);
+    protocol::StartupPacket packet;
+    auto opening = co_await read_startup(packet);
+    if (opening == Opening::kCancel) {
+        co_await answer_cancel(packet);
+        co_return;
+    }
+    if (opening == Opening::kClosed) {
+        co_return;
+    }
+    request_ = parse_route_request(packet, cfg.routing, "");
+    std::string greeting;
+    if (!co_await authenticate(greeting)) {
+        co_return;
+    }
+    if (auto refused = resolve_route(request_, cfg.routing, services_.routing, route_)) {
+        protocol::ErrorFields error = *refused;
+        co_await fail(error, error.code == "3D000" ? "unknown_store" : "no_route", greeting);
+        co_return;
+    }
+    deadline.disarm();
+    if (!co_await attach(greeting)) {
+        co_return;
+    }
+    if (!co_await greet(greeting)) {
+        co_return;
+    }
+    log::info("client connected {} source={}", log_fields(), route_.source);
+    co_await relay();
+    co_await detach();
+    log::info("client disconnected {}", log_fields());
+}
+
+awaitable<Session::Opening> Session::read_startup(protocol::StartupPacket& packet) {
+    for (;;) {
+        size_t consumed = 0;
+        auto status = protocol::decode_startup(client_in_.bytes(), packet, consumed);
+        if (status == protocol::StartupStatus::kNeedMore) {
+            auto space = client_in_.prepare(512);
+            auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+            if (ec) {
+                client_.close();
+                co_return Opening::kClosed;
+            }
+            client_in_.commit(n);
+            continue;
+        }
+        if (status != protocol::StartupStatus::kReady) {
+            std::string message = status == protocol::StartupStatus::kBadVersion
+                                      ? "unsupported frontend protocol: storegate supports 3.0"
+                                  : status == protocol::StartupStatus::kMalformed
+                                      ? "invalid startup packet"
+                                      : "invalid length of startup packet";
+            auto error = fatal_error("08P01", message);
+            co_await fail(error, "bad_startup");
+            co_return Opening::kClosed;
+        }
+        client_in_.consume(consumed);
+        if (packet.kind == protocol::StartupKind::kCancel) {
+            co_return Opening::kCancel;
+        }
+        if (packet.kind == protocol::StartupKind::kStartup) {
+            co_return Opening::kStartup;
+        }
+        // SSLRequest or GSSENCRequest: refused with 'N'; the client goes on in plain text.
+        static const char kNo = 'N';
+        bool refused = !client_in_.empty();
+        if (!refused) {
+            refused = static_cast<bool>(co_await client_.write(asio::buffer(&kNo, 1)));
+        }
+        if (refused) {
+            auto error = fatal_error("08P01", "unexpected data after encryption request");
+            co_await fail(error, "bad_startup");
+            co_return Opening::kClosed;
+        }
+    }
+}
+
+awaitable<void> Session::answer_cancel(const protocol::StartupPacket& packet) {
+    auto target = services_.cancels.lookup(packet.cancel_pid, packet.cancel_secret);
+    client_.close();
+    if (target) {
+        log::info("cancel forwarded session={} client={} backend_pid={}", id_, peer_, target->pid);
+        co_await send_cancel(*target);
+    }
+}
+
+awaitable<bool> Session::authenticate(std::string& greeting) {
+    auto outcome = co_await runtime_->auth->run(client_, client_in_, request_.role, greeting);
+    if (outcome.ok) {
+        co_return true;
+    }
+    if (outcome.client_gone) {
+        client_.close();
+        co_return false;
+    }
+    auto error =
+        fatal_error("28P01", "password authentication failed for user \"" + request_.role + "\"");
+    if (outcome.reason.starts_with("malformed")) {
+        error.code = "08P01";
+        error.message = "invalid authentication message";
+    }
+    co_await fail(error, outcome.reason);
+    co_return false;
+}
+
+std::vector<std::pair<std::string, std::string>> Session::server_session_params() const {
+    auto params = request_.session_params;
+    if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {
+        params.emplace_back("storegate.store_id", route_.store->id.to_string());
+    }
+    return params;
+}
+
+awaitable<bool> Session::attach(std::string& greeting) {
+    const auto& cfg = *runtime_->config;
+    pool_ = services_.pools.get(route_.backend->db_key, cfg);
+    auto checkout = co_await pool_->acquire(worker_.index, route_.backend);
+    if (!checkout.conn) {
+        co_await fail(checkout.error, "no_server", greeting);
+        co_return false;
+    }
+    server_ = std::move(checkout.conn);
+    auto params = server_session_params();
+    if (!params.empty()) {
+        auto result = co_await server_->simple_query(set_statements(params));
+        if (!result.ok || result.failed) {
+            bool reusable = result.ok && server_->tx_status() == 'I';
+            pool_->release(std::move(server_), reusable, worker_.index);
+            auto error =
+                result.failed ? result.error : fatal_error("08006", "server connection lost");
+            error.severity = "FATAL";
+            co_await fail(error, "bad_session_params", greeting);
+            co_return false;
+        }
+    }
+    cancel_key_ = services_.cancels.add(cancel_target_);
+    cancel_target_->set({server_->endpoint(), server_->backend_pid(), server_->backend_secret()});
+    co_return true;
+}
+
+awaitable<bool> Session::greet(std::string& greeting) {
+    for (const auto& [name, value] : server_->params()) {
+        protocol::append_parameter_status(greeting, name, value);
+    }
+    protocol::append_backend_key_data(greeting, cancel_key_.pid, cancel_key_.secret);
+    protocol::append_ready_for_query(greeting, server_->tx_status());
+    if (co_await client_.write(asio::buffer(greeting))) {
+        client_done_ = true;
+        co_return false;
+    }
+    co_return true;
+}
+
+awaitable<void> Session::relay() {
+    co_await (pump_client() || pump_server());
+}
+
+static bool answers_with_ready(char type) {
+    return type == pf::kQuery || type == pf::kSync || type == pf::kFunctionCall;
+}
+
+awaitable<void> Session::pump_client() {
+    for (;;) {
+        auto space = client_in_.prepare(1);
+        auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+        if (ec) {
+            client_done_ = true;
+            co_return;
+        }
+        client_in_.commit(n);
+        size_t pos = 0;
+        bool terminate = false;
+        for (;;) {
+            auto item = client_scan_.next(client_in_.bytes(), pos);
+            if (item.kind == MessageScanner::Kind::kPass) {
+                pending_ += item.messages > 0 && answers_with_ready(item.type) ? 1 : 0;
+                pos += item.size;
+                continue;
+            }
+            terminate = item.kind == MessageScanner::Kind::kWhole;
+            client_garbled_ = item.kind == MessageScanner::Kind::kInvalid;
+            if (item.kind == MessageScanner::Kind::kNeedMore) {
+                client_in_.reserve(item.need);
+            }
+            break;
+        }
+        if (pos > 0) {
+            auto [wec, wn] = co_await asio::async_write(
+                server_->socket(), asio::buffer(client_in_.data(), pos), nothrow);
+            if (wec) {
+                server_lost_ = true;
+                co_return;
+            }
+            client_in_.consume(pos);
+        }
+        if (terminate || client_garbled_) {
+            client_done_ = terminate;
+            co_return;
+        }
+    }
+}
+
+awaitable<void> Session::pump_server() {
+    for (;;) {
+        auto space = server_in_.prepare(1);
+        auto [ec, n] = co_await server_->socket().async_read_some(
+            asio::buffer(space.data(), space.size()), nothrow);
+        if (ec) {
+            server_lost_ = ec != asio::error::operation_aborted;
+            co_return;
+        }
+        server_in_.commit(n);
+        size_t pos = 0;
+        for (;;) {
+            auto item = server_scan_.next(server_in_.bytes(), pos);
+            if (item.kind == MessageScanner::Kind::kWhole) {
+                if (item.type == pb::kReadyForQuery) {
+                    char status = 'I';
+                    protocol::parse_ready_for_query(item.body, status);
+                    server_->set_tx_status(status);
+                    pending_ = pending_ > 0 ? pending_ - 1 : 0;
+                } else {
+                    std::string_view name;
+                    std::string_view value;
+                    if (protocol::parse_parameter_status(item.body, name, value)) {
+                        server_->set_param(name, value);
+                    }
+                }
+            }
+            if (item.kind == MessageScanner::Kind::kWhole ||
+                item.kind == MessageScanner::Kind::kPass) {
+                pos += item.size;
+                continue;
+            }
+            if (item.kind == MessageScanner::Kind::kInvalid) {
+                server_lost_ = true;
+                co_return;
+            }
+            server_in_.reserve(item.need);
+            break;
+        }
+        if (pos > 0) {
+            if (co_await client_.write(asio::buffer(server_in_.data(), pos))) {
+                client_done_ = true;
+                co_return;
+            }
+            server_in_.consume(pos);
+        }
+    }
+}
+
+awaitable<void> Session::detach() {
+    cancel_target_->clear();
+    bool reusable = !server_lost_ && pending_ == 0 && server_scan_.at_boundary() &&
+                    client_scan_.at_boundary() && server_in_.empty();
+    if (reusable && server_->tx_status() != 'I') {
+        // Separate statements: a failed ROLLBACK must not be masked by what follows it.
+        auto result = co_await server_->simple_query("ROLLBACK");
+        reusable = result.ok && server_->tx_status() == 'I';
+    }
+    const auto& reset = runtime_->config->pool.reset_query;
+    if (reusable && !reset.empty()) {
+        auto result = co_await server_->simple_query(reset);
+        reusable = result.ok && !result.failed && server_->tx_status() == 'I';
+    }
+    pool_->release(std::move(server_), reusable, worker_.index);
+    if (client_garbled_) {
+        auto error = fatal_error("08P01", "invalid message from client");
+        co_await fail(error, "bad_message");
+    } else if (server_lost_ && !client_done_) {
+        auto error = fatal_error(
+            "08006", "server connection for db_key \"" + route_.backend->db_key + "\" was lost");
+        co_await fail(error, "server_lost");
+    }
+    client_.close();
+}
+
+}  // namespace storegate::proxy
