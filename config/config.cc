@@ -361,6 +361,23 @@ LoadResult load(const std::string& path) {
     return parse(text.str(), path);
 }
 
+std::vector<std::string> restart_required(const Config& running, const Config& next) {
+    std::vector<std::string> keys;
+    auto check = [&](const char* key, const auto& a, const auto& b) {
+        if (a != b) {
+            keys.emplace_back(key);
+        }
+    };
+    check("server.listen", running.server.listen, next.server.listen);
+    check("server.unix_socket_dir", running.server.unix_socket_dir, next.server.unix_socket_dir);
+    check("server.threads", running.server.threads, next.server.threads);
+    check("server.instance_id", running.server.instance_id, next.server.instance_id);
+    check("admin.listen", running.admin.listen, next.admin.listen);
+    check("registry.dsn", running.registry.dsn, next.registry.dsn);
+    check("registry.file", running.registry.file, next.registry.file);
+    return keys;
+}
+
 std::string_view to_string(PoolMode mode) {
     return name_of(kPoolModes, mode);
 }

@@ -134,6 +134,10 @@ struct LoadResult {
 LoadResult load(const std::string& path);
 LoadResult parse(const std::string& toml_text, const std::string& path);
 
+// Keys whose new value in `next` only takes effect after a restart (listeners, thread count,
+// instance id, registry source), for a SIGHUP reload to report instead of silently ignoring.
+std::vector<std::string> restart_required(const Config& running, const Config& next);
+
 std::string_view to_string(PoolMode mode);
 std::string_view to_string(RoutingSource source);
 std::string_view to_string(AuthType type);

@@ -451,6 +451,17 @@ TEST_F(ConfigTest, LoadReadsFromDisk) {
     EXPECT_NE(missing.errors[0].message.find("cannot read"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ReportsKeysThatNeedARestart) {
+    Config running = *parse_text(kMinimal).config;
+    Config next = running;
+    next.pool.size = 99;  // applies live
+    EXPECT_TRUE(restart_required(running, next).empty());
+    next.server.listen = "127.0.0.1:7000";
+    next.registry.file = "/elsewhere.toml";
+    EXPECT_EQ(restart_required(running, next),
+              (std::vector<std::string>{"server.listen", "registry.file"}));
+}
+
 int run_check_config(const std::vector<std::string>& args) {
     return storegate::test_support::run_command(&add_commands, args);
 }
