@@ -1,5 +1,5 @@
 // The file registry: the same model read from a TOML file, for trying storegate without a
-// registry database. Format (see README "File registry"):
+// registry database. Format (see docs/registry.md "File registry"):
 //   version = 1  (optional; reported as the registry version)
 //   [[backends]] db_key, kind, host, port, database_name, username, password_secret_ref,
 //                status (active|disabled, default active), sslmode (optional)

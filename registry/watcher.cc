@@ -359,6 +359,8 @@ void Watcher::clear_misses() {
 // The store row for `key` (uuid or slug) straight from the registry, with its backend added
 // to the table when the table lacks it. Nullopt when absent or unreachable.
 std::optional<Store> Watcher::query_store(const std::string& key) {
+    // Limitation: direct lookups share one registry connection, one query at a time - matters
+    // only when many clients name stores the table does not hold yet, all at the same moment.
     std::lock_guard lock(lookup_mutex_);
     if (!lookup_conn_ || !lookup_conn_->ok()) {
         lookup_conn_ = std::make_unique<PgConn>(options_.dsn, "storegate lookup");
