@@ -2,6 +2,7 @@
 // that an operator fixes a file in one pass instead of one error per restart.
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -58,25 +59,34 @@ std::string_view name_of(const EnumName<E> (&names)[N], E value) {
     return "unknown";
 }
 
-// Accepts "host:port" and "[v6]:port"; the port must be a number in 0..65535 (0 lets the kernel
-// choose, which tests use).
-bool is_host_port(std::string_view text) {
+// Accepts "ipv4:port" and "[ipv6]:port"; the port must be a number in 0..65535 (0 lets the
+// kernel choose, which tests use). Host names are refused: listeners bind to addresses, and a
+// name that resolves differently later would change what storegate listens on.
+bool is_listen_address(std::string_view text) {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
         return false;
     }
-    std::string_view host = text.substr(0, colon);
+    std::string host(text.substr(0, colon));
     std::string_view port = text.substr(colon + 1);
     if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
         std::stoi(std::string(port)) > 65535) {
         return false;
     }
-    if (host.front() == '[') {
-        return host.size() > 2 && host.back() == ']' &&
-               host.find_first_of("[]", 1) == host.size() - 1;
+    unsigned char address[sizeof(in6_addr)];
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        return ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), address) == 1;
     }
-    // A bare IPv6 address without brackets is ambiguous about where the port starts.
-    return host.find_first_of(":[] ") == std::string_view::npos;
+    return ::inet_pton(AF_INET, host.c_str(), address) == 1;
+}
+
+void check_listen(SectionReader& r, const std::string& listen) {
+    if (!is_listen_address(listen)) {
+        r.error("listen",
+                "expected an IP address and port such as 127.0.0.1:6432 or [::1]:6432, "
+                "got \"" +
+                    listen + "\"");
+    }
 }
 
 void read_server(SectionReader r, ServerConfig& s) {
@@ -92,9 +102,7 @@ void read_server(SectionReader r, ServerConfig& s) {
     r.integer("max_message_size", max_message, 8192, int64_t{1} << 30);
     s.max_message_size = static_cast<uint32_t>(max_message);
     r.string("instance_id", s.instance_id);
-    if (!is_host_port(s.listen)) {
-        r.error("listen", "expected host:port (IPv6 as [::1]:port), got \"" + s.listen + "\"");
-    }
+    check_listen(r, s.listen);
     r.finish();
 }
 
@@ -103,9 +111,7 @@ void read_admin(SectionReader r, AdminConfig& a) {
     r.string("token", a.token);
     r.string_list("admin_users", a.admin_users);
     r.integer("store_metrics_limit", a.store_metrics_limit, 0, 1'000'000);
-    if (!is_host_port(a.listen)) {
-        r.error("listen", "expected host:port (IPv6 as [::1]:port), got \"" + a.listen + "\"");
-    }
+    check_listen(r, a.listen);
     r.finish();
 }
 

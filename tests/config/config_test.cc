@@ -285,10 +285,12 @@ level = "loud"
 
 TEST_F(ConfigTest, ChecksListenAddresses) {
     const std::pair<const char*, bool> cases[] = {
-        {"127.0.0.1:6432", true}, {"[::1]:6432", true}, {"localhost:0", true},
-        {"0.0.0.0:65535", true},  {"::1:6432", false},  {"127.0.0.1", false},
-        {"127.0.0.1:", false},    {":6432", false},     {"127.0.0.1:65536", false},
-        {"[::1]6432", false},     {"host:port", false}, {"[]:6432", false},
+        {"127.0.0.1:6432", true}, {"[::1]:6432", true},     {"localhost:0", false},
+        {"0.0.0.0:65535", true},  {"::1:6432", false},      {"127.0.0.1", false},
+        {"127.0.0.1:", false},    {":6432", false},         {"127.0.0.1:65536", false},
+        {"[::1]6432", false},     {"host:port", false},     {"[::1]:0", true},
+        {"0.0.0.0:0", true},      {"[127.0.0.1]:1", false}, {"256.0.0.1:1", false},
+        {"[]:6432", false},
     };
     for (const auto& [listen, valid] : cases) {
         std::string text = std::string(kMinimal) + "[admin]\nlisten = \"" + listen + "\"\n";
