@@ -28,7 +28,7 @@ constexpr int kMaxAttempts = 5;
 
 constexpr const char* kBatchSql =
     "SELECT ord, customer_id, outcome, sqlstate, message "
-    "FROM identity.resolve_batch($1::uuid, $2::jsonb, $3)";
+    "FROM identity.resolve_batch($1::uuid, $2::jsonb, $3) ORDER BY ord";
 
 struct Columns {
     int store = -1;
@@ -41,11 +41,13 @@ struct Columns {
     int verified = -1;
 };
 
-// A row on its way through the server.
+// A row on its way through the server. Rows refused before the server keep their place in the
+// batch so that the rejects file lists rows in input order.
 struct Row {
     uint64_t line = 0;
     std::vector<std::string> fields;
     std::string json;
+    std::string problem;  // why the row is refused before reaching the server
     int attempts = 0;
 };
 
@@ -189,13 +191,9 @@ ImportSummary Importer::run() {
             continue;  // blank line
         }
         ++summary_.rows;
-        Row row{reader_->line(), std::move(fields), {}, 0};
-        std::string problem = prepare(row.fields, row.json);
-        if (!problem.empty()) {
-            reject(row.line, row.fields, problem);
-        } else {
-            pending_.push_back(std::move(row));
-        }
+        Row row{reader_->line(), std::move(fields), {}, {}, 0};
+        row.problem = prepare(row.fields, row.json);
+        pending_.push_back(std::move(row));
         if (pending_.size() >= options_.batch_size) {
             flush();
         }
@@ -355,22 +353,30 @@ void Importer::flush() {
     pending_.clear();
     std::string payload = "[";
     for (const Row& row : batch) {
-        payload += (payload.size() > 1 ? "," : "") + row.json;
+        if (row.problem.empty()) {
+            payload += (payload.size() > 1 ? "," : "") + row.json;
+        }
     }
     payload += "]";
     db_.send(kBatchSql, {options_.tenant_id, payload, options_.source});
     in_flight_ = std::move(batch);
 }
 
+// Takes the results of the batch in flight; they come in the order of the rows sent.
 void Importer::collect() {
     if (in_flight_.empty()) {
         return;
     }
     Rows result = db_.wait();
-    for (int i = 0; i < result.size(); ++i) {
-        size_t index = std::stoul(std::string(result.text(i, 0))) - 1;
-        if (index < in_flight_.size()) {
-            count(in_flight_[index], result.text(i, 2), result.text(i, 4));
+    int next = 0;
+    for (Row& row : in_flight_) {
+        if (!row.problem.empty()) {
+            reject(row.line, row.fields, row.problem);
+        } else if (next < result.size()) {
+            count(row, result.text(next, 2), result.text(next, 4));
+            ++next;
+        } else {
+            reject(row.line, row.fields, "no result from the server");
         }
     }
     in_flight_.clear();

@@ -35,8 +35,31 @@ BEGIN
 END
 $$;
 
--- Parses and normalises the identities array of a request: sorted by (type, value), one entry
--- per identifier (verified if any duplicate says so).
+-- Adds a claim to a sorted claims array, keeping it sorted by (type, value) with one entry per
+-- identifier (verified if any duplicate says so). Plain array work, no queries: this runs for
+-- every identifier of every request.
+CREATE FUNCTION identity._add_claim(claims identity.claim[], c identity.claim)
+RETURNS identity.claim[]
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+    pos int := cardinality($1) + 1;
+BEGIN
+    WHILE pos > 1 AND (($1[pos - 1]).identity_type, ($1[pos - 1]).identity_value)
+                      > ($2.identity_type, $2.identity_value) LOOP
+        pos := pos - 1;
+    END LOOP;
+    IF pos > 1 AND ($1[pos - 1]).identity_type = $2.identity_type
+       AND ($1[pos - 1]).identity_value = $2.identity_value THEN
+        $1[pos - 1] := ROW($2.identity_type, $2.identity_value,
+                           ($1[pos - 1]).verified OR $2.verified)::identity.claim;
+        RETURN $1;
+    END IF;
+    RETURN $1[1:pos - 1] || $2 || $1[pos:];
+END
+$$;
+
+-- Parses and normalises the identities array of a request into sorted claims.
 CREATE FUNCTION identity._claims(settings identity.settings, identities jsonb)
 RETURNS identity.claim[]
 LANGUAGE plpgsql STABLE
@@ -55,7 +78,8 @@ BEGIN
         RAISE EXCEPTION 'at most 50 identities per request'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR item IN SELECT e FROM jsonb_array_elements($2) AS e LOOP
+    FOR n IN 0 .. jsonb_array_length($2) - 1 LOOP
+        item := $2 -> n;
         IF jsonb_typeof(item) <> 'object'
            OR jsonb_typeof(item -> 'value') NOT IN ('string', 'number') THEN
             RAISE EXCEPTION 'each identity must be an object with a string "value"'
@@ -66,16 +90,13 @@ BEGIN
             RAISE EXCEPTION '"verified" must be true or false'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        claims := claims || ROW(item ->> 'type',
-                                identity._normalize($1, item ->> 'type', item ->> 'value',
-                                                    item ->> 'namespace'),
-                                verified::text::boolean)::identity.claim;
+        claims := identity._add_claim(claims, ROW(item ->> 'type',
+                                                  identity._normalize($1, item ->> 'type',
+                                                                      item ->> 'value',
+                                                                      item ->> 'namespace'),
+                                                  verified = 'true')::identity.claim);
     END LOOP;
-    RETURN ARRAY(SELECT ROW(c.identity_type, c.identity_value, bool_or(c.verified))
-                            ::identity.claim
-                   FROM unnest(claims) c
-                  GROUP BY c.identity_type, c.identity_value
-                  ORDER BY c.identity_type, c.identity_value);
+    RETURN claims;
 END
 $$;
 
@@ -135,12 +156,16 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF array_position(($4).customers, NULL) IS NOT NULL THEN
+        INSERT INTO identity_pii.customer_identities
+            (tenant_id, customer_id, identity_type, identity_value, verified, source)
+        SELECT $2, $1, c.identity_type, c.identity_value, c.verified, $5
+          FROM unnest($3) WITH ORDINALITY AS c (identity_type, identity_value, verified, n)
+         WHERE ($4).customers[c.n] IS NULL
+         ORDER BY c.n;
+    END IF;
     FOR n IN 1 .. coalesce(cardinality($3), 0) LOOP
-        IF $4.customers[n] IS NULL THEN
-            INSERT INTO identity_pii.customer_identities
-                (tenant_id, customer_id, identity_type, identity_value, verified, source)
-            VALUES ($2, $1, ($3[n]).identity_type, ($3[n]).identity_value, ($3[n]).verified, $5);
-        ELSIF $4.customers[n] = $1 AND ($3[n]).verified AND NOT $4.verified[n] THEN
+        IF $4.customers[n] = $1 AND ($3[n]).verified AND NOT $4.verified[n] THEN
             UPDATE identity_pii.customer_identities i SET verified = true WHERE i.id = $4.ids[n];
         END IF;
     END LOOP;
@@ -217,18 +242,25 @@ AS $$
      LIMIT 1
 $$;
 
--- True when the request repeats exactly what one customer already holds for this store: every
--- claim held by it with the same verified flag, and its profile for the store exists.
-CREATE FUNCTION identity._is_repeat(customer_id uuid, store_id uuid, claims identity.claim[],
-                                    holders identity.holders)
+-- True when linking the request to the customer would change nothing: the customer holds every
+-- claim (with the same verified flag when `exact`, else at least as verified) and has the
+-- store's profile. Such requests return without locks or writes.
+CREATE FUNCTION identity._holds_all(customer_id uuid, store_id uuid, claims identity.claim[],
+                                    holders identity.holders, exact boolean)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT NOT EXISTS (SELECT 1 FROM generate_subscripts($3, 1) AS n
-                        WHERE ($4).customers[n] IS DISTINCT FROM $1
-                           OR ($4).verified[n] IS DISTINCT FROM ($3[n]).verified)
-       AND EXISTS (SELECT 1 FROM identity.customer_profiles p
-                    WHERE p.customer_id = $1 AND p.store_id = $2)
+BEGIN
+    FOR n IN 1 .. cardinality($3) LOOP
+        IF $4.customers[n] IS DISTINCT FROM $1
+           OR ($3[n]).verified AND NOT $4.verified[n]
+           OR $5 AND $4.verified[n] AND NOT ($3[n]).verified THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN EXISTS (SELECT 1 FROM identity.customer_profiles p
+                    WHERE p.customer_id = $1 AND p.store_id = $2);
+END
 $$;
 
 -- Queues the request for review (once per distinct pending request).
@@ -286,7 +318,7 @@ BEGIN
         SELECT c.id INTO chosen FROM identity.customers c
          WHERE c.id = ANY (strong) ORDER BY c.created_at, c.id LIMIT 1;
     ELSIF strong = '{}' AND cardinality(weak) = 1
-          AND identity._is_repeat(weak[1], $2, $3, holders) THEN
+          AND identity._holds_all(weak[1], $2, $3, holders, true) THEN
         RETURN identity._outcome(weak[1], 'linked');
     ELSE
         request_key := identity._request_key($2, $3);
@@ -305,7 +337,9 @@ BEGIN
         END IF;
     END IF;
 
-    PERFORM identity._link(chosen, tenant, $2, $3, holders, $4);
+    IF NOT identity._holds_all(chosen, $2, $3, holders, false) THEN
+        PERFORM identity._link(chosen, tenant, $2, $3, holders, $4);
+    END IF;
     RETURN identity._outcome(chosen, 'linked');
 END
 $$;
