@@ -14,6 +14,7 @@ python=/usr/bin/python3  # Debian's, which has pytest and psycopg
 
 results=()
 failed=0
+integration_passed=0
 test_dir=""
 
 record() {
@@ -71,13 +72,14 @@ integration_tests() {
     # shellcheck disable=SC2086
     STOREGATE_TEST_DIR="$test_dir" STOREGATE_BIN="$repo/$BUILD_DIR/storegate" \
         timeout --kill-after=60 1800 \
-        "$python" -m pytest -q -p no:cacheprovider tests/integration ${PYTEST_ARGS:-}
+        "$python" -m pytest -q -p no:cacheprovider tests/integration ${PYTEST_ARGS:-} &&
+        integration_passed=1
 }
 
 cleanup() {
     if [ -n "$test_dir" ] && [ -d "$test_dir" ]; then
         local args=("$test_dir" --remove)
-        if [ "$failed" -ne 0 ]; then
+        if [ "$integration_passed" -ne 1 ]; then
             args=("$test_dir")
             echo "integration logs kept in $test_dir"
         fi
@@ -97,6 +99,8 @@ summary() {
 }
 
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 if ! run_step "dependencies" scripts/install-deps.sh; then
     summary
