@@ -77,6 +77,8 @@ CREATE INDEX customers_tenant_created ON identity.customers (tenant_id, created_
 CREATE INDEX customers_merged_into ON identity.customers (merged_into)
     WHERE merged_into IS NOT NULL;
 
+-- Limitation: nothing checks that a profile's store belongs to its customer's tenant on direct
+-- writes (the SQL functions check) - matters only for rows written around them.
 CREATE TABLE identity.customer_profiles (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     customer_id uuid NOT NULL REFERENCES identity.customers (id),

@@ -70,6 +70,8 @@ $$;
 -- default calling code is given: one national trunk prefix is dropped ("0", or "1" in the +1
 -- plan; Italy, San Marino and the Vatican keep their leading 0). Spaces, dots, hyphens, slashes
 -- and parentheses are separators; anything else (letters, extensions) is refused.
+-- Limitation: one generic trunk-prefix rule for national numbers - numbers of countries with
+-- other trunk prefixes (8 in Russia, ...) match only when written with "+".
 CREATE FUNCTION identity.normalize_phone(value text, default_calling_code text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE

@@ -429,6 +429,8 @@ $$;
 -- order, in the caller's transaction. Bad rows come back with outcome 'error' and their
 -- SQLSTATE and message; rows that lost races too often come back as 'retry' (nothing written)
 -- and should be sent again in a later transaction.
+-- Limitation: one subtransaction per row overflows the backend's subtransaction cache in large
+-- batches - other sessions' snapshots get slower while such a batch runs.
 CREATE FUNCTION identity.resolve_batch(tenant_id uuid, rows jsonb,
                                        source text DEFAULT 'import')
 RETURNS TABLE (ord integer, customer_id uuid, outcome text, sqlstate text, message text)
