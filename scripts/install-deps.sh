@@ -2,6 +2,7 @@
 # Installs what the build, the tests and the demo need on Debian 12, and nothing else.
 # Idempotent: packages already installed are not touched, and apt-get update runs only when
 # something is missing. Components with special installs add executable scripts/deps/*.sh.
+# Extra package names given as arguments are installed the same way (bench/run.sh uses this).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ packages=(
     clang-format-16
     postgresql-15 postgresql-client-15
     python3 python3-pytest python3-psycopg pgbouncer
+    "$@"
 )
 
 missing=()

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""storegate side by side with PgBouncer, HAProxy (a plain TCP relay) and direct connections,
+in front of one throwaway PostgreSQL 15. Started by bench/run.sh, which installs and builds
+what this needs first.
+
+Phases, all in one run:
+  1. memory per idle client: 1,000 then 10,000 authenticated idle clients per pooler
+  2. pgbench -S in -M simple, extended and prepared at 1, 16, 64 and 256 clients; at every
+     point each target runs once, in turn (the starting target rotates), so machine noise
+     reaches all of them alike
+  3. pgbench -S -C: a new connection for every transaction
+A target or a run that fails is recorded as failed in the report; the run goes on."""
+
+import argparse
+import datetime
+import os
+import platform
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import measure
+import memory
+import micro
+import report
+import targets as tg
+
+REPO = tg.REPO
+PROTOCOLS = ["simple", "extended", "prepared"]
+CLIENTS = [1, 16, 64, 256]
+IDLE_LEVELS = [1000, 10000]
+TRANSACTION_POOL = 20
+REPORT_FILES = ["README.md", "throughput.csv", "memory.csv", "micro.json", "tps.png", "cpu.png"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=os.path.join(REPO, "build-bench", "storegate"))
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: -M simple at 1 and 16 clients, 1,000 idle clients")
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 5)),
+                        help="pgbench -T per point (default $BENCH_SECONDS or 5)")
+    parser.add_argument("--scale", type=int, default=int(os.environ.get("BENCH_SCALE", 1)),
+                        help="pgbench -i scale factor")
+    parser.add_argument("--threads", default="1,2", help="storegate server.threads values")
+    parser.add_argument("--connect-clients", type=int, default=16,
+                        help="clients of the connection-per-transaction run")
+    parser.add_argument("--micro", help="storegate_micro binary to run after the system runs")
+    parser.add_argument("--no-memory", action="store_true", help="skip the idle-client phase")
+    parser.add_argument("--no-syscalls", action="store_true", help="do not attach perf")
+    parser.add_argument("--out", help="results folder (default bench/results/<timestamp>)")
+    parser.add_argument("--publish", choices=["auto", "yes", "no"], default="auto",
+                        help="copy the report to docs/benchmarks (auto: full runs only)")
+    parser.add_argument("--keep", action="store_true", help="keep servers' folders and logs")
+    return parser.parse_args()
+
+
+def raise_descriptor_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < 2 * max(IDLE_LEVELS) + 1000:
+        print(f"bench: descriptor hard limit {hard} is low for {max(IDLE_LEVELS):,} idle clients "
+              "(raise it with ulimit -Hn as root)", flush=True)
+
+
+def first_line(argv: list) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info(binary: str, perf_ok: bool) -> dict:
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    commit = first_line(["git", "-C", REPO, "describe", "--always", "--dirty"])
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model(),
+        "kernel": platform.release(),
+        "memory": f"{pages / 2**30:.0f} GiB",
+        "versions": {
+            "storegate": f"{first_line([binary, '--version'])} (commit {commit})",
+            "PgBouncer": first_line(["pgbouncer", "--version"]),
+            "HAProxy": first_line(["haproxy", "-v"]).split(" - ")[0],
+            "PostgreSQL": first_line([tg.pg_program("postgres"), "--version"]),
+            "system calls": "perf stat -e raw_syscalls:sys_enter" if perf_ok
+            else "n/a (perf cannot count raw_syscalls here)",
+        },
+    }
+
+
+def settings(args, session_pool: int) -> dict:
+    return {
+        "workload": f"pgbench -S (scale {args.scale}), -T {args.seconds} per point, -j up to "
+                    f"{os.cpu_count()}",
+        "pool size": f"{session_pool} in session mode (one per client), {TRANSACTION_POOL} in "
+                     "transaction mode; the same for PgBouncer and storegate",
+        "client auth": "SCRAM-SHA-256 against a stored verifier (PgBouncer and storegate)",
+        "logging": "defaults (PgBouncer logs connections; storegate log.level info)",
+        "PostgreSQL settings": "fsync=off, shared_buffers=256MB, on the same machine",
+    }
+
+
+def throughput(targets: list, args, workdir: str, password: str, count_syscalls: bool) -> list:
+    protocols, clients = (PROTOCOLS[:1], CLIENTS[:2]) if args.quick else (PROTOCOLS, CLIENTS)
+    points = [(p, c, False) for p in protocols for c in clients]
+    points.append(("simple", args.connect_clients, True))
+    total = len(points) * len(targets)
+    print(f"bench: {total} pgbench runs of {args.seconds}s (about "
+          f"{total * (args.seconds + 2) / 60:.0f} min)", flush=True)
+    runs = []
+    for i, (protocol, count, connect) in enumerate(points):
+        shift = i % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            run = measure.run_pgbench(target, protocol, count, args.seconds, connect, workdir,
+                                      password, count_syscalls)
+            runs.append(run)
+            print(f"[{len(runs):3}/{total}] {progress_line(run)}", flush=True)
+    return runs
+
+
+def progress_line(run) -> str:
+    head = f"{run.target:26} {run.protocol:8} c={run.clients:<3}{' -C' if run.connect_per_tx else ''}"
+    if run.status != "ok":
+        return f"{head} FAILED: {run.error}"
+    cost = "" if run.cpu_us_per_tx is None else f" cpu={run.cpu_us_per_tx}us/tx"
+    cost += "" if run.syscalls_per_tx is None else f" syscalls={run.syscalls_per_tx}/tx"
+    return (f"{head} tps={run.tps:9.0f} avg={run.latency_avg_ms}ms p99={run.latency_p99_ms}ms"
+            f"{cost} load={run.load_before}")
+
+
+def idle_phase(targets: list, args, password: str) -> list:
+    levels = IDLE_LEVELS[:1] if args.quick else IDLE_LEVELS
+    points = []
+    for target in (t for t in targets if t.pooler):
+        for point in memory.idle_memory(target, levels, password):
+            points.append(point)
+            result = f"{point.bytes_per_client} bytes/client" if point.status == "ok" \
+                else f"FAILED: {point.error}"
+            print(f"[memory] {target.name:26} {point.idle_clients:>6} idle: "
+                  f"connected={point.connected} {result}", flush=True)
+    return points
+
+
+def write_results(out_dir: str, machine: dict, config: dict, runs: list, points: list,
+                  micro_records: list) -> None:
+    report.write_csv(os.path.join(out_dir, "throughput.csv"), [r.row() for r in runs])
+    report.write_csv(os.path.join(out_dir, "memory.csv"), [p.row() for p in points])
+    made = report.charts(out_dir, runs)
+    text = report.markdown(machine, config, runs, points, made)
+    text += "\n".join(micro.markdown(micro_records))
+    with open(os.path.join(out_dir, "README.md"), "w") as out:
+        out.write(text)
+
+
+def save_logs(targets: list, out_dir: str) -> None:
+    logs = os.path.join(out_dir, "logs")
+    os.makedirs(logs, exist_ok=True)
+    for target in targets:
+        if target.log_path and os.path.exists(target.log_path):
+            shutil.copy(target.log_path, os.path.join(logs, target.name.replace("/", "-") + ".log"))
+
+
+def measure_all(args, workdir: str, out_dir: str) -> tuple:
+    """Starts PostgreSQL and every target, runs the idle-client and pgbench phases, stops
+    everything; returns (machine, memory points, pgbench runs)."""
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    session_pool = max(CLIENTS) + 4
+    max_connections = (session_pool + TRANSACTION_POOL) * (1 + len(threads)) + 2 * max(CLIENTS)
+    perf_ok = not args.no_syscalls and measure.perf_usable()
+    backend = tg.Backend(workdir, secrets.token_hex(12), max_connections + 50)
+    targets = []
+    try:
+        print(f"bench: PostgreSQL, pgbench -i -s {args.scale} ...", flush=True)
+        backend.start(args.scale)
+        targets = tg.start_all(backend, workdir, args.binary, session_pool, TRANSACTION_POOL,
+                               threads)
+        machine = machine_info(args.binary, perf_ok)
+        points = [] if args.no_memory else idle_phase(targets, args, backend.password)
+        runs = throughput(targets, args, workdir, backend.password, perf_ok)
+        save_logs(targets, out_dir)
+        return machine, points, runs
+    finally:
+        tg.stop_all(targets)
+        backend.stop()
+
+
+def main() -> int:
+    args = parse_args()
+    raise_descriptor_limit()
+    for program in ("pgbouncer", "haproxy"):
+        tg.require_program(program)
+    if not os.access(args.binary, os.X_OK):
+        raise SystemExit(f"bench: no storegate binary at {args.binary} (bench/run.sh builds it)")
+    out_dir = args.out or os.path.join(REPO, "bench", "results", time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out_dir, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="storegate-bench-")
+    os.chmod(workdir, 0o755)
+    try:
+        machine, points, runs = measure_all(args, workdir, out_dir)
+    finally:
+        if args.keep:
+            print(f"bench: servers' folders kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    # With the servers stopped, so that they do not share the cores with it.
+    micro_records = micro.run(args.micro, out_dir) if args.micro else []
+    write_results(out_dir, machine, settings(args, max(CLIENTS) + 4), runs, points,
+                  micro_records)
+    if args.publish == "yes" or (args.publish == "auto" and not args.quick):
+        report.publish(out_dir, os.path.join(REPO, "docs", "benchmarks"), REPORT_FILES)
+        print("bench: report copied to docs/benchmarks/")
+    print(f"bench: results in {out_dir}/README.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
