@@ -8,7 +8,9 @@
 #include "config/config.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_auth.h"
+#include "proxy/metrics.h"
 #include "proxy/pool_manager.h"
+#include "proxy/session_registry.h"
 #include "proxy/users_file.h"
 #include "registry/routing_table.h"
 
@@ -39,6 +41,8 @@ class Services {
     registry::RoutingTable routing;
     PoolManager pools;
     CancelRegistry cancels;
+    SessionRegistry sessions;
+    Metrics metrics{routing, pools, sessions};
 
   private:
     std::atomic<std::shared_ptr<const Runtime>> runtime_;

@@ -29,7 +29,8 @@ Session::Session(Services& services, Worker& worker, Socket socket)
                    {pf::kQuery, pf::kSync, pf::kFunctionCall}),
       server_scan_(runtime_->config->server.max_message_size,
                    {pb::kReadyForQuery, pb::kParameterStatus}),
-      cancel_target_(std::make_shared<CancelTarget>()) {
+      cancel_target_(std::make_shared<CancelTarget>()),
+      probe_(services.sessions, services.metrics, id_, worker.index, peer_) {
     worker_.clients.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -51,6 +52,7 @@ std::string Session::log_fields() const {
 
 awaitable<void> Session::fail(protocol::ErrorFields error, std::string_view reason,
                               std::string prefix) {
+    probe_.refused(reason, error.code);
     if (log::allow(reason)) {
         log::info("session refused {} sqlstate={} reason={} message=\"{}\"", log_fields(),
                   error.code, reason, error.message);
@@ -75,11 +77,14 @@ awaitable<void> Session::run() {
         co_return;
     }
     request_ = parse_route_request(packet, cfg.routing, "");
+    probe_.logged_in(request_);
     std::string greeting;
     if (!co_await authenticate(greeting)) {
         co_return;
     }
-    if (auto refused = resolve_route(request_, cfg.routing, services_.routing, route_)) {
+    auto refused = resolve_route(request_, cfg.routing, services_.routing, route_);
+    probe_.routed(request_, route_, refused ? &*refused : nullptr);
+    if (refused) {
         protocol::ErrorFields error = *refused;
         co_await fail(error, error.code == "3D000" ? "unknown_store" : "no_route", greeting);
         co_return;
@@ -181,7 +186,9 @@ std::vector<std::pair<std::string, std::string>> Session::server_session_params(
 awaitable<bool> Session::attach(std::string& greeting) {
     const auto& cfg = *runtime_->config;
     pool_ = services_.pools.get(route_.backend->db_key, cfg);
+    probe_.waiting();
     auto checkout = co_await pool_->acquire(worker_.index, route_.backend);
+    probe_.acquired(checkout.conn.get());
     if (!checkout.conn) {
         co_await fail(checkout.error, "no_server", greeting);
         co_return false;
@@ -252,6 +259,7 @@ awaitable<void> Session::pump_client() {
             break;
         }
         if (pos > 0) {
+            probe_.client_bytes(pos);
             auto [wec, wn] = co_await asio::async_write(
                 server_->socket(), asio::buffer(client_in_.data(), pos), nothrow);
             if (wec) {
@@ -286,6 +294,7 @@ awaitable<void> Session::pump_server() {
                     protocol::parse_ready_for_query(item.body, status);
                     server_->set_tx_status(status);
                     pending_ = pending_ > 0 ? pending_ - 1 : 0;
+                    probe_.ready_for_query(status, pending_ > 0);
                 } else {
                     std::string_view name;
                     std::string_view value;
@@ -307,6 +316,7 @@ awaitable<void> Session::pump_server() {
             break;
         }
         if (pos > 0) {
+            probe_.server_bytes(pos);
             if (co_await client_.write(asio::buffer(server_in_.data(), pos))) {
                 client_done_ = true;
                 co_return;
@@ -331,6 +341,7 @@ awaitable<void> Session::detach() {
         reusable = result.ok && !result.failed && server_->tx_status() == 'I';
     }
     pool_->release(std::move(server_), reusable, worker_.index);
+    probe_.released();
     if (client_garbled_) {
         auto error = fatal_error("08P01", "invalid message from client");
         co_await fail(error, "bad_message");

@@ -13,6 +13,7 @@
 #include "proxy/message_scanner.h"
 #include "proxy/router.h"
 #include "proxy/services.h"
+#include "proxy/session_probe.h"
 
 namespace storegate::proxy {
 
@@ -62,6 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool client_done_ = false;
     bool server_lost_ = false;
     bool client_garbled_ = false;
+    SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_
 };
 
 }  // namespace storegate::proxy

@@ -16,6 +16,7 @@ results=()
 failed=0
 integration_passed=0
 test_dir=""
+child=""
 
 record() {
     results+=("$(printf '%-5s %s' "$1" "$2")")
@@ -69,11 +70,28 @@ make_test_dir() {
 
 integration_tests() {
     make_test_dir
+    # In the background so that a TERM to this script is forwarded at once (on_signal):
+    # timeout runs pytest in a process group of its own.
     # shellcheck disable=SC2086
     STOREGATE_TEST_DIR="$test_dir" STOREGATE_BIN="$repo/$BUILD_DIR/storegate" \
         timeout --kill-after=60 1800 \
-        "$python" -m pytest -q -p no:cacheprovider tests/integration ${PYTEST_ARGS:-} &&
+        "$python" -m pytest -q -p no:cacheprovider tests/integration ${PYTEST_ARGS:-} &
+    child=$!
+    local status=0
+    wait "$child" || status=$?
+    child=""
+    if [ "$status" -eq 0 ]; then
         integration_passed=1
+    fi
+    return "$status"
+}
+
+on_signal() {
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
+    exit "$1"
 }
 
 cleanup() {
@@ -99,8 +117,8 @@ summary() {
 }
 
 trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 130' INT
 
 if ! run_step "dependencies" scripts/install-deps.sh; then
     summary

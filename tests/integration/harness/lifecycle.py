@@ -22,8 +22,10 @@ def _stop_all() -> None:
             print(f"harness: stopping {item!r} failed: {exc}", file=sys.stderr)
 
 
-def _exit_on_signal(signum, frame):
-    sys.exit(128 + signum)
+def _interrupt_on_signal(signum, frame):
+    # Unwinds like Ctrl-C: pytest stops the run and tears its fixtures down, scripts unwind,
+    # and atexit runs in both cases.
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _install_handlers() -> None:
@@ -34,7 +36,7 @@ def _install_handlers() -> None:
     atexit.register(_stop_all)
     if threading.current_thread() is threading.main_thread():
         # SIGTERM would otherwise end the interpreter without running atexit.
-        signal.signal(signal.SIGTERM, _exit_on_signal)
+        signal.signal(signal.SIGTERM, _interrupt_on_signal)
 
 
 def register(item) -> None:
