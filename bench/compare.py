@@ -138,7 +138,8 @@ def throughput(targets: list, args, workdir: str, password: str, count_syscalls:
 
 
 def progress_line(run) -> str:
-    head = f"{run.target:26} {run.protocol:8} c={run.clients:<3}{' -C' if run.connect_per_tx else ''}"
+    connect = " -C" if run.connect_per_tx else ""
+    head = f"{run.target:26} {run.protocol:8} c={run.clients:<3}{connect}"
     if run.status != "ok":
         return f"{head} FAILED: {run.error}"
     cost = "" if run.cpu_us_per_tx is None else f" cpu={run.cpu_us_per_tx}us/tx"

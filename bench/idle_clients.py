@@ -32,6 +32,7 @@ HANDSHAKE_TIMEOUT = 30.0
 
 @dataclass
 class IdleSet:
+    readers: list = field(default_factory=list)
     writers: list = field(default_factory=list)
     failures: int = 0
     first_error: str = ""
@@ -45,6 +46,7 @@ class IdleSet:
         for writer in self.writers:
             writer.close()
         self.writers.clear()
+        self.readers.clear()
 
 
 def raise_descriptor_limit() -> int:
@@ -94,7 +96,7 @@ async def _open_one(host: str, port: int, params: dict, password: str):
                 if reply:
                     writer.write(reply)
             elif kind == b"Z":
-                return writer
+                return reader, writer
     except BaseException:
         writer.close()
         raise
@@ -111,8 +113,9 @@ async def open_idle(host: str, port: int, params: dict, password: str, count: in
     async def one():
         async with gate:
             try:
-                writer = await asyncio.wait_for(_open_one(host, port, params, password),
-                                                HANDSHAKE_TIMEOUT)
+                reader, writer = await asyncio.wait_for(
+                    _open_one(host, port, params, password), HANDSHAKE_TIMEOUT)
+                result.readers.append(reader)
                 result.writers.append(writer)
             except (OSError, ConnectionError, asyncio.TimeoutError,
                     asyncio.IncompleteReadError) as exc:
