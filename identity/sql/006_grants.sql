@@ -6,19 +6,28 @@
 -- Creating the roles needs CREATEROLE; where init runs without it, a superuser creates them
 -- once per cluster beforehand.
 
+-- Roles and membership are cluster-wide, so inits of other databases of the cluster may create
+-- them at the same moment: whoever comes second finds them there.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'storegate_identity_app') THEN
         BEGIN
             CREATE ROLE storegate_identity_app NOLOGIN;
-        EXCEPTION WHEN duplicate_object THEN
-            NULL;  -- another database of this cluster created it at the same moment
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
         END;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'storegate_identity_admin') THEN
         BEGIN
             CREATE ROLE storegate_identity_admin NOLOGIN;
-        EXCEPTION WHEN duplicate_object THEN
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
+    END IF;
+    IF NOT pg_has_role('storegate_identity_admin', 'storegate_identity_app', 'MEMBER') THEN
+        BEGIN
+            GRANT storegate_identity_app TO storegate_identity_admin;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
             NULL;
         END;
     END IF;
@@ -29,8 +38,6 @@ EXCEPTION WHEN insufficient_privilege THEN
               HINT = 'ask a superuser to create both roles (NOLOGIN), then run init again';
 END
 $$;
-
-GRANT storegate_identity_app TO storegate_identity_admin;
 
 REVOKE ALL ON SCHEMA identity, identity_pii FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA identity FROM PUBLIC;
