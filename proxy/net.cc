@@ -8,6 +8,24 @@
 
 namespace storegate::proxy {
 
+std::optional<asio::ip::tcp::endpoint> parse_tcp_endpoint(const std::string& listen) {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+        return std::nullopt;
+    }
+    std::string host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    error_code ec;
+    auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+    int port = std::atoi(listen.c_str() + colon + 1);
+    if (ec || port < 0 || port > 65535) {
+        return std::nullopt;
+    }
+    return asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
 std::string peer_name(const Socket& socket) {
     error_code ec;
     auto ep = socket.remote_endpoint(ec);

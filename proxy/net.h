@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace storegate::proxy {
@@ -22,6 +23,9 @@ inline constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 std::string peer_name(const Socket& socket);
 void set_nodelay(Socket& socket);
 void set_keepalive(Socket& socket);
+// "host:port" ("[::1]:port" for IPv6; an empty host means every IPv4 address) as a TCP
+// endpoint; nothing when the host is not an IP literal or the port is out of range.
+std::optional<asio::ip::tcp::endpoint> parse_tcp_endpoint(const std::string& listen);
 
 // Closes the socket if it is still open when the timer fires; cancelled by disarm().
 // Used for deadlines that span several awaited steps (startup, connect + login).

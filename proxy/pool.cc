@@ -238,6 +238,17 @@ PoolStats Pool::stats() const {
     return s;
 }
 
+std::vector<Pool::IdleServer> Pool::idle_servers() const {
+    std::lock_guard lock(mutex_);
+    std::vector<IdleServer> out;
+    for (const auto& list : idle_) {
+        for (const auto& conn : list) {
+            out.push_back({conn->id(), conn->backend_pid(), conn->created(), conn->last_used()});
+        }
+    }
+    return out;
+}
+
 Clock::time_point Pool::last_used() const {
     std::lock_guard lock(mutex_);
     return last_used_;

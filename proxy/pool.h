@@ -63,6 +63,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
     const std::string& db_key() const { return db_key_; }
     PoolStats stats() const;
     Clock::time_point last_used() const;
+    // The idle server connections right now, for SHOW SERVERS and GET /v1/servers.
+    struct IdleServer {
+        uint64_t id = 0;
+        int32_t backend_pid = 0;
+        Clock::time_point created;
+        Clock::time_point last_used;
+    };
+    std::vector<IdleServer> idle_servers() const;
 
   private:
     struct Waiter;

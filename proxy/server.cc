@@ -2,13 +2,16 @@
 
 #include <openssl/rand.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <iostream>
 
 #include "common/log.h"
+#include "proxy/admin_http.h"
 #include "proxy/session.h"
 #include "registry/file_registry.h"
 #include "registry/pg_registry.h"
+#include "registry/watcher.h"
 
 namespace storegate::proxy {
 
@@ -52,11 +55,20 @@ static void raise_descriptor_limit() {
 Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
 
 Server::~Server() {
+    if (admin_http_) {
+        admin_http_->stop();
+    }
     for (auto& t : threads_) {
         if (t.joinable()) {
             t.join();
         }
     }
+    // Sessions still open at exit live in handlers queued on the workers' io_contexts and
+    // use the services: destroy them first, once no blocking job can post to them any more.
+    if (services_) {
+        services_->blocking.join();
+    }
+    workers_.clear();
 }
 
 bool Server::load_registry() {
@@ -72,36 +84,34 @@ bool Server::load_registry() {
         log::info("registry loaded source=file stores={}", services_->routing.store_count());
         return true;
     }
-    auto loaded = registry::load_pg(config_->registry.dsn);
-    if (!loaded.ok) {
-        log::error("registry load failed dsn=\"{}\" error=\"{}\"",
-                   registry::redact_dsn(config_->registry.dsn), loaded.error);
-        return false;
+    registry::WatcherOptions options;
+    options.dsn = config_->registry.dsn;
+    options.refresh_interval = config_->registry.refresh_interval;
+    options.negative_cache_ttl = config_->registry.negative_cache_ttl;
+    options.instance_id = services_->instance_id;
+    options.address = config_->server.listen;
+    options.admin_address = config_->admin.listen;
+    services_->watcher = std::make_unique<registry::Watcher>(services_->routing, options);
+    services_->watcher->start();
+    // Start serving even when the registry is down: clients of stores it has not seen get
+    // 3D000 until it answers, and /readyz says not ready meanwhile.
+    if (!services_->watcher->wait_loaded(std::chrono::seconds(10))) {
+        log::warn("registry not loaded yet dsn=\"{}\"; serving while it retries",
+                  registry::redact_dsn(config_->registry.dsn));
+        return true;
     }
-    services_->routing.replace(loaded.snapshot);
     log::info("registry loaded source=postgresql stores={} version={}",
-              services_->routing.store_count(), loaded.snapshot.version);
+              services_->routing.store_count(), services_->watcher->applied_version());
     return true;
 }
 
 static std::optional<asio::generic::stream_protocol::endpoint> parse_listen(
     const std::string& listen) {
-    size_t colon = listen.rfind(':');
-    if (colon == std::string::npos) {
+    auto ep = parse_tcp_endpoint(listen);
+    if (!ep) {
         return std::nullopt;
     }
-    std::string host = listen.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
-    }
-    error_code ec;
-    auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-    if (ec) {
-        return std::nullopt;
-    }
-    int port = std::atoi(listen.c_str() + colon + 1);
-    asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(port));
-    return asio::generic::stream_protocol::endpoint(ep.data(), ep.size());
+    return asio::generic::stream_protocol::endpoint(ep->data(), ep->size());
 }
 
 bool Server::listen() {
@@ -174,6 +184,7 @@ void Server::reload() {
         for (const auto& e : loaded.errors) {
             log::error("reload rejected error=\"{}\"", e.to_string(config_->path));
         }
+        services_->admin.reloaded(nullptr);
         return;
     }
     auto config = std::make_shared<const config::Config>(std::move(*loaded.config));
@@ -183,12 +194,14 @@ void Server::reload() {
         for (const auto& e : errors) {
             log::error("reload rejected error=\"{}\"", e);
         }
+        services_->admin.reloaded(nullptr);
         return;
     }
     log::set_level(config->log.level);
     services_->set_runtime(runtime);
     services_->pools.apply(*config);
     config_ = config;
+    services_->admin.reloaded(config_.get());
     log::info("configuration reloaded path={}", config_->path);
 }
 
@@ -197,6 +210,7 @@ void Server::shutdown(bool graceful) {
         return;
     }
     log::info("shutting down graceful={}", graceful);
+    services_->admin.set_ready(false);
     for (auto& acceptor : acceptors_) {
         asio::post(acceptor->get_executor(), [acceptor] {
             error_code ignored;
@@ -265,9 +279,22 @@ int Server::run() {
     uint8_t tag = 0;
     RAND_bytes(&tag, 1);
     services_ = std::make_unique<Services>(runtime, n, static_cast<uint8_t>(tag & 0x7f));
-    if (!load_registry() || !listen()) {
+    services_->instance_id = config_->server.instance_id;
+    if (services_->instance_id.empty()) {
+        char host[256] = {0};
+        gethostname(host, sizeof(host) - 1);
+        services_->instance_id = std::string(host) + ":" + std::to_string(getpid()) + ":" +
+                                 config_->server.listen;
+    }
+    admin_http_ = start_admin(*services_, *config_, workers_.front()->io.get_executor(), [this] {
+        auto before = config_;
+        reload();
+        return config_ != before;
+    });
+    if (!admin_http_ || !load_registry() || !listen()) {
         return 1;
     }
+    services_->admin.started();
     signals_ = std::make_unique<asio::signal_set>(workers_.front()->io, SIGTERM, SIGINT, SIGHUP);
     handle_signals();
     asio::co_spawn(workers_.front()->io, maintenance(), asio::detached);

@@ -11,6 +11,8 @@
 
 namespace storegate::proxy {
 
+class AdminHttp;
+
 class Server {
   public:
     explicit Server(std::shared_ptr<const config::Config> config);
@@ -32,6 +34,9 @@ class Server {
 
     std::shared_ptr<const config::Config> config_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    // Before services_: destroyed after it, once the blocking pool (which may still complete
+    // admin requests onto the listener's io_context) has been joined.
+    std::unique_ptr<AdminHttp> admin_http_;
     std::unique_ptr<Services> services_;
     std::vector<std::shared_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
         acceptors_;

@@ -12,6 +12,7 @@
 #include "protocol/errors.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/net.h"
+#include "proxy/prepared_statements.h"
 #include "registry/model.h"
 
 namespace storegate::proxy {
@@ -60,6 +61,13 @@ class ServerConn {
     Clock::time_point created() const { return created_; }
     Clock::time_point last_used() const { return last_used_; }
     void touch() { last_used_ = Clock::now(); }
+    // Transaction pooling: statements prepared here, and the settings storegate applied for
+    // the clients it served (name -> the SQL that applied it). `settings_dirty` means a client
+    // changed settings in a way not recorded here: the next sync starts with RESET ALL.
+    PreparedSet& prepared() { return prepared_; }
+    std::map<std::string, std::string>& applied_settings() { return applied_settings_; }
+    bool settings_dirty = false;
+
     // The address a CancelRequest for this connection must be sent to.
     const asio::generic::stream_protocol::endpoint& endpoint() const { return endpoint_; }
 
@@ -80,6 +88,8 @@ class ServerConn {
     size_t consumed_ = 0;
     uint32_t max_message_ = 64u << 20;
     std::map<std::string, std::string> params_;
+    PreparedSet prepared_;
+    std::map<std::string, std::string> applied_settings_;
     int32_t backend_pid_ = 0;
     int32_t backend_secret_ = 0;
     char tx_status_ = 'I';

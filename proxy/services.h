@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "config/config.h"
+#include "proxy/admin_control.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_auth.h"
 #include "proxy/metrics.h"
@@ -13,6 +15,7 @@
 #include "proxy/session_registry.h"
 #include "proxy/users_file.h"
 #include "registry/routing_table.h"
+#include "registry/watcher.h"
 
 namespace storegate::proxy {
 
@@ -26,8 +29,9 @@ struct Runtime {
 struct Worker {
     explicit Worker(int i) : index(i) {}
     int index;
-    asio::io_context io;
+    // Before io: sessions destroyed with the io_context's pending handlers still count down.
     std::atomic<int> clients{0};
+    asio::io_context io;
 };
 
 class Services {
@@ -43,6 +47,30 @@ class Services {
     CancelRegistry cancels;
     SessionRegistry sessions;
     Metrics metrics{routing, pools, sessions};
+    std::string instance_id;  // this process among the fleet (storegate_instances.id)
+    // Set when the registry is PostgreSQL; null with a file registry.
+    std::unique_ptr<registry::Watcher> watcher;
+    // Threads for blocking control-plane work (libpq), so workers never block.
+    asio::thread_pool blocking{2};
+    // The admin actions (HTTP API and SQL console share them).
+    AdminControl admin{*this};
+
+    // Runs `fn` on the blocking pool and resumes the awaiting coroutine on its own executor
+    // with the result. `fn` is a named object of the caller (it must outlive the await) and
+    // must not touch the caller's session state.
+    template <typename Fn>
+    awaitable<decltype(std::declval<const Fn&>()())> run_blocking(const Fn& fn) {
+        using Result = decltype(fn());
+        auto ex = co_await asio::this_coro::executor;
+        std::optional<Result> result;
+        asio::steady_timer done(ex, asio::steady_timer::time_point::max());
+        asio::post(blocking, [&fn, &result, &done, ex] {
+            result.emplace(fn());
+            asio::post(ex, [&done] { done.cancel(); });
+        });
+        co_await done.async_wait(nothrow);
+        co_return std::move(*result);
+    }
 
   private:
     std::atomic<std::shared_ptr<const Runtime>> runtime_;

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
+#include "proxy/admin_console.h"
 
 namespace storegate::proxy {
 
@@ -50,15 +51,16 @@ std::string Session::log_fields() const {
            " user=" + (request_.role.empty() ? std::string("-") : request_.role);
 }
 
-awaitable<void> Session::fail(protocol::ErrorFields error, std::string_view reason,
-                              std::string prefix) {
+awaitable<void> Session::fail(const protocol::ErrorFields& error, std::string_view reason,
+                              const std::string& prefix) {
     probe_.refused(reason, error.code);
     if (log::allow(reason)) {
         log::info("session refused {} sqlstate={} reason={} message=\"{}\"", log_fields(),
                   error.code, reason, error.message);
     }
-    protocol::append_error(prefix, error);
-    co_await client_.write(asio::buffer(prefix));
+    std::string out = prefix;
+    protocol::append_error(out, error);
+    co_await client_.write(asio::buffer(out));
     client_.close();
 }
 
@@ -82,7 +84,23 @@ awaitable<void> Session::run() {
     if (!co_await authenticate(greeting)) {
         co_return;
     }
+    if (wants_console(request_, cfg)) {
+        deadline.disarm();
+        co_await run_console(services_, client_, client_in_, probe_, greeting);
+        co_return;
+    }
     auto refused = resolve_route(request_, cfg.routing, services_.routing, route_);
+    if (refused && refused->code == "3D000" && request_.kind == TargetKind::kStore &&
+        services_.watcher) {
+        // A store created since the last snapshot: ask the registry once before refusing.
+        auto* watcher = services_.watcher.get();
+        std::string key = request_.key;
+        auto lookup = [watcher, &key] { return watcher->lookup_store_now(key).has_value(); };
+        bool found = co_await services_.run_blocking(lookup);
+        if (found) {
+            refused = resolve_route(request_, cfg.routing, services_.routing, route_);
+        }
+    }
     probe_.routed(request_, route_, refused ? &*refused : nullptr);
     if (refused) {
         protocol::ErrorFields error = *refused;
@@ -97,7 +115,12 @@ awaitable<void> Session::run() {
         co_return;
     }
     log::info("client connected {} source={}", log_fields(), route_.source);
-    co_await relay();
+    if (cfg.mode_for(route_.backend->db_key) == config::PoolMode::kTransaction) {
+        use_transaction_scanners();
+        co_await run_transaction_mode();
+    } else {
+        co_await relay();
+    }
     co_await detach();
     log::info("client disconnected {}", log_fields());
 }
@@ -326,22 +349,27 @@ awaitable<void> Session::pump_server() {
     }
 }
 
+// Scanners for transaction pooling: every message that starts, ends or refers to something
+// a transaction leaves behind is looked at; row data still passes in bulk.
+void Session::use_transaction_scanners() {
+    for (char t : {pf::kQuery, pf::kParse, pf::kBind, pf::kDescribe, pf::kClose}) {
+        client_scan_.mark(t, false);
+        client_scan_.want_whole(t, true);
+    }
+    for (char t : {pf::kExecute, pf::kSync, pf::kFlush, pf::kFunctionCall}) {
+        client_scan_.mark(t, true);
+    }
+    for (char t : {'Z', 'S', 'E', '1', '2', '3', 'C', 'T', 'n', 't', 'I', 's', 'G', 'H', 'W', 'V',
+                   'c'}) {
+        server_scan_.want_whole(t, true);
+    }
+}
+
 awaitable<void> Session::detach() {
     cancel_target_->clear();
-    bool reusable = !server_lost_ && pending_ == 0 && server_scan_.at_boundary() &&
-                    client_scan_.at_boundary() && server_in_.empty();
-    if (reusable && server_->tx_status() != 'I') {
-        // Separate statements: a failed ROLLBACK must not be masked by what follows it.
-        auto result = co_await server_->simple_query("ROLLBACK");
-        reusable = result.ok && server_->tx_status() == 'I';
+    if (server_) {
+        co_await return_server();
     }
-    const auto& reset = runtime_->config->pool.reset_query;
-    if (reusable && !reset.empty()) {
-        auto result = co_await server_->simple_query(reset);
-        reusable = result.ok && !result.failed && server_->tx_status() == 'I';
-    }
-    pool_->release(std::move(server_), reusable, worker_.index);
-    probe_.released();
     if (client_garbled_) {
         auto error = fatal_error("08P01", "invalid message from client");
         co_await fail(error, "bad_message");
@@ -351,6 +379,30 @@ awaitable<void> Session::detach() {
         co_await fail(error, "server_lost");
     }
     client_.close();
+}
+
+// Hands the server connection back clean: an abandoned transaction rolled back (as separate
+// statements, so a failed ROLLBACK is not masked), session state reset where it may remain,
+// or the connection closed when its state cannot be known (a query still running, a message
+// half sent).
+awaitable<void> Session::return_server() {
+    bool idle = transaction_mode_ ? queue_.empty() && !unsynced_ : pending_ == 0;
+    bool reusable = !server_lost_ && idle && server_scan_.at_boundary() &&
+                    client_scan_.at_boundary() && server_in_.empty();
+    if (reusable && server_->tx_status() != 'I') {
+        auto result = co_await server_->simple_query("ROLLBACK");
+        reusable = result.ok && server_->tx_status() == 'I';
+    }
+    const auto& reset = runtime_->config->pool.reset_query;
+    bool needs_reset = !transaction_mode_ || pinned_ != sql::Pin::kNone;
+    if (reusable && needs_reset && !reset.empty()) {
+        auto result = co_await server_->simple_query(reset);
+        reusable = result.ok && !result.failed && server_->tx_status() == 'I';
+        server_->prepared().clear();
+        server_->applied_settings().clear();
+    }
+    pool_->release(std::move(server_), reusable, worker_.index);
+    probe_.released();
 }
 
 }  // namespace storegate::proxy

@@ -3,22 +3,30 @@
 // Everything a session does to its client and its server happens on that thread.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/startup.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/client_stream.h"
 #include "proxy/message_scanner.h"
+#include "proxy/outbound.h"
+#include "proxy/prepared_statements.h"
+#include "proxy/response_queue.h"
 #include "proxy/router.h"
 #include "proxy/services.h"
 #include "proxy/session_probe.h"
+#include "proxy/sql_inspect.h"
 
 namespace storegate::proxy {
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
+    static inline const std::string kNoPrefix;
+
     Session(Services& services, Worker& worker, Socket socket);
     ~Session();
 
@@ -37,10 +45,43 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<void> pump_client();
     awaitable<void> pump_server();
     awaitable<void> detach();
+    awaitable<void> return_server();
+    void use_transaction_scanners();
     // The one way a session ends with an error: ErrorResponse with a SQLSTATE, then close.
-    awaitable<void> fail(protocol::ErrorFields error, std::string_view reason,
-                         std::string prefix = {});
+    // Arguments are references to named objects of the caller: GCC 12 mishandles temporaries
+    // and by-value class parameters in co_await expressions.
+    awaitable<void> fail(const protocol::ErrorFields& error, std::string_view reason,
+                         const std::string& prefix = kNoPrefix);
     std::vector<std::pair<std::string, std::string>> server_session_params() const;
+
+    // Transaction pooling (session_txn.cc): the server connection is held from a client's
+    // first message of a transaction to the ReadyForQuery that ends it.
+    awaitable<void> run_transaction_mode();
+    awaitable<bool> scan_client_chunk(size_t& pos, bool& terminate);
+    awaitable<bool> on_client_message(const MessageScanner::Item& item, size_t pos);
+    awaitable<bool> on_query(std::string_view body, size_t pos, size_t size);
+    awaitable<bool> on_parse(std::string_view body, size_t pos, size_t size);
+    awaitable<bool> on_statement_ref(char type, std::string_view body, size_t pos, size_t size);
+    awaitable<bool> on_marked(char type, size_t pos, size_t size);
+    awaitable<bool> ensure_server();
+    awaitable<void> pump_server_txn();
+    awaitable<void> stop_server_pump();
+    void start_server_pump();
+    awaitable<void> report_server_lost();
+    awaitable<error_code> write_client(Outbound& out, const uint8_t* input);
+    awaitable<bool> flush_chunk();
+    bool release_due() const;
+    void release_server();
+    void ensure_prepared(const Statement& statement, ResponseQueue::Action action);
+    void answer_locally(std::string bytes, bool in_extended_batch);
+    void local_error(std::string_view code, std::string message, bool in_extended_batch);
+    bool switch_route(const sql::Inspection& set, std::string& error_code_out,
+                      std::string& error_message);
+    void apply_change(const ResponseQueue::Change& change, char status);
+    std::string settings_sync_sql();
+    void init_settings();
+    void on_server_whole(const MessageScanner::Item& item, std::string& before, bool& forward,
+                         std::string& after);
     std::string log_fields() const;
 
     Services& services_;
@@ -63,6 +104,26 @@ class Session : public std::enable_shared_from_this<Session> {
     bool client_done_ = false;
     bool server_lost_ = false;
     bool client_garbled_ = false;
+    // Transaction pooling state.
+    bool transaction_mode_ = false;
+    ResponseQueue queue_;
+    Outbound to_server_;
+    Outbound to_client_;    // built by the server pump
+    Outbound local_reply_;  // answers the client pump gives itself
+    uint64_t write_tickets_ = 0;  // client writes run in the order they were asked for
+    uint64_t write_serving_ = 0;
+    std::map<std::string, std::string> settings_;  // name -> SQL that applies it
+    std::map<std::string, std::string> startup_settings_;
+    std::unordered_map<std::string, std::shared_ptr<const Statement>> statements_;
+    sql::Pin pinned_ = sql::Pin::kNone;
+    char client_status_ = 'I';
+    bool unsynced_ = false;      // extended-protocol messages sent since the last Sync
+    bool skip_to_sync_ = false;  // a locally raised error: drop messages up to Sync
+    bool server_pump_running_ = false;
+    bool route_changed_ = false;  // the store changed: the next transaction needs a new server
+    bool writing_server_ = false;
+    std::unique_ptr<asio::steady_timer> server_pump_done_;
+    std::unique_ptr<asio::steady_timer> client_write_gate_;
     SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_
 };
 

@@ -1,0 +1,76 @@
+// In transaction pooling, what a client has asked of its server connection and not yet had
+// answered, in order (protocol docs, "Extended Query" and "Pipelining"). Each entry says what
+// to do with the answer: pass it on, drop it (storegate asked the question itself: a Parse it
+// injected, a settings sync), or produce it without the server (a statement the server already
+// has prepared, an answer storegate gives itself). Keeping one queue is what keeps locally
+// produced answers in their right place among the server's. Pure code; one per session.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+namespace storegate::proxy {
+
+class ResponseQueue {
+  public:
+    enum class Expect : uint8_t {
+        kParse,
+        kBind,
+        kDescribeStatement,
+        kDescribePortal,
+        kExecute,
+        kClose,
+        kSync,
+        kQuery,         // simple Query: everything up to ReadyForQuery
+        kFunctionCall,  // FunctionCall: likewise
+    };
+    enum class Action : uint8_t { kForward, kSwallow, kSynthesize };
+
+    // A setting change to remember once its query has completed without error.
+    struct Change {
+        std::string name;
+        std::string value;  // empty with reset
+        bool reset = false;
+    };
+
+    void push(Expect expect, Action action = Action::kForward, std::string synthetic = {});
+    void push_query(std::optional<Change> change);
+
+    // Answers that are due now, before any further server message: appended to `out`.
+    void take_due(std::string& out);
+
+    struct Outcome {
+        bool forward = true;
+        bool completed_query = false;  // a kQuery/kFunctionCall entry just ended
+        bool query_failed = false;     // ... and saw an ErrorResponse
+        std::optional<Change> change;  // its setting change, if any
+    };
+    // Accounts for one server message of `type`; synthetic answers due before it are appended
+    // to `before`, and those due right after it to `after`.
+    Outcome on_server_message(char type, std::string& before, std::string& after);
+
+    // True while the answers arriving belong to a question storegate asked itself.
+    bool front_swallows() const {
+        return !entries_.empty() && entries_.front().action == Action::kSwallow;
+    }
+    bool empty() const { return entries_.empty(); }
+    size_t size() const { return entries_.size(); }
+    void clear() { entries_.clear(); }
+
+  private:
+    struct Entry {
+        Expect expect;
+        Action action;
+        bool failed = false;
+        std::string synthetic;
+        std::optional<Change> change;
+    };
+    bool completes(const Entry& entry, char type) const;
+    void skip_to_sync();
+
+    std::deque<Entry> entries_;
+};
+
+}  // namespace storegate::proxy
