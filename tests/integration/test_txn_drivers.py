@@ -1,0 +1,145 @@
+"""Transaction pooling under real drivers: psycopg 3 (server-side prepared statements from the
+first execution, pipeline mode), pgjdbc (prepareThreshold=1, batched inserts) and node-postgres
+(named queries). Many clients share a pool of 3 server connections, so their transactions and
+prepared statements really move between server connections; every answer is checked."""
+
+import os
+import shutil
+import subprocess
+import threading
+
+import psycopg
+import pytest
+
+from harness.storegate import StoregateFactory
+
+POOL = 3
+CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
+JDBC_JAR = "/usr/share/java/postgresql.jar"
+
+
+@pytest.fixture(scope="module")
+def txn_proxy(registry, binary, run_dir):
+    factory = StoregateFactory(registry, binary, run_dir)
+    yield factory({"pool": {"mode": "transaction", "size": POOL}})
+    factory.stop_all()
+
+
+@pytest.fixture
+def table(txn_proxy, registry, request):
+    """A fresh table in store gamma for one test, dropped afterwards."""
+    name = "txn_" + request.node.name.split("[")[0].removeprefix("test_")
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.execute(f"CREATE TABLE {name} (client int, seq int, val bigint)")
+    yield name
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {name}")
+
+
+def totals(dsn: str, table: str) -> dict:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(f"SELECT client, count(*), sum(val) FROM {table} GROUP BY client")
+        return {client: (count, total) for client, count, total in rows}
+
+
+def test_psycopg_prepared_and_pipelined(txn_proxy, registry, table):
+    """prepare_threshold=0 makes psycopg Parse a named statement on first use and then only
+    Bind it; pipeline mode sends several Sync batches before reading any answer."""
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    clients, rounds = 12, 25
+    errors = []
+
+    def work(index: int) -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True, prepare_threshold=0) as conn:
+                for seq in range(rounds):
+                    with conn.transaction():
+                        conn.execute(f"INSERT INTO {table} VALUES (%s, %s, %s)",
+                                     (index, seq, seq))
+                        count = conn.execute(f"SELECT count(*) FROM {table} WHERE client = %s",
+                                             (index,)).fetchone()[0]
+                        assert count == seq + 1
+                    with conn.pipeline():
+                        cursors = [conn.execute("SELECT %s::int * 2", (seq + k,))
+                                   for k in range(4)]
+                    assert [c.fetchone()[0] for c in cursors] == [(seq + k) * 2
+                                                                  for k in range(4)]
+        except Exception as exc:  # collected: a thread's failure must fail the test
+            errors.append(f"client {index}: {exc!r}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = {i: (rounds, sum(range(rounds))) for i in range(clients)}
+    assert totals(dsn, table) == expected
+
+
+def test_psycopg_pipeline_with_transaction(txn_proxy, registry, table):
+    """A whole transaction pipelined: BEGIN, inserts and COMMIT all sent before any answer."""
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    conns = [psycopg.connect(dsn, autocommit=True, prepare_threshold=0) for _ in range(8)]
+    try:
+        for seq in range(20):
+            for index, conn in enumerate(conns):
+                with conn.pipeline():
+                    with conn.transaction():
+                        for k in range(3):
+                            conn.execute(f"INSERT INTO {table} VALUES (%s, %s, %s)",
+                                         (index, seq * 3 + k, 1))
+    finally:
+        for conn in conns:
+            conn.close()
+    assert totals(dsn, table) == {i: (60, 60) for i in range(8)}
+
+
+def test_pgjdbc_prepared_batches(txn_proxy, registry, table, tmp_path):
+    if not shutil.which("javac") or not os.path.exists(JDBC_JAR):
+        pytest.fail("javac and libpostgresql-jdbc-java are required (scripts/install-deps.sh)")
+    source = os.path.join(CLIENTS_DIR, "java", "BatchTxn.java")
+    build = subprocess.run(["javac", "-d", str(tmp_path), source], capture_output=True,
+                           text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    gamma = registry.stores["gamma"]
+    url = (f"jdbc:postgresql://{txn_proxy.host}:{txn_proxy.port}/app"
+           f"?options=-c%20storegate.store={gamma.id}")
+    clients, rounds = 16, 20
+    run = subprocess.run(
+        ["java", "-cp", f"{tmp_path}:{JDBC_JAR}", "BatchTxn", url, "app",
+         registry.passwords["app"], table, str(clients), str(rounds)],
+        capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith(f"ok clients={clients}"), run.stdout
+    dsn = txn_proxy.dsn(gamma.id, password=registry.passwords["app"])
+    per_client = rounds * 5
+    assert totals(dsn, table) == {i: (per_client, sum(range(per_client)))
+                                  for i in range(clients)}
+
+
+def node_client_dir() -> str:
+    node_dir = os.path.join(CLIENTS_DIR, "node")
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.fail("node and npm are required (scripts/install-deps.sh)")
+    if not os.path.isdir(os.path.join(node_dir, "node_modules", "pg")):
+        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=node_dir,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return node_dir
+
+
+def test_node_postgres_named_queries(txn_proxy, registry, table):
+    node_dir = node_client_dir()
+    gamma = registry.stores["gamma"]
+    clients, rounds = 16, 25
+    run = subprocess.run(
+        ["node", "named_queries.js", txn_proxy.host, str(txn_proxy.port), "app",
+         registry.passwords["app"], gamma.id, table, str(clients), str(rounds)],
+        cwd=node_dir, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f'"clients":{clients}' in run.stdout, run.stdout
+    dsn = txn_proxy.dsn(gamma.id, password=registry.passwords["app"])
+    assert totals(dsn, table) == {i: (rounds, 3 * sum(range(rounds))) for i in range(clients)}
