@@ -184,10 +184,19 @@ CREATE TABLE storegate_store_quiesced (
 CREATE INDEX storegate_store_quiesced_store_idx ON storegate_store_quiesced (store_id);
 )sql";
 
+// Version 2: each instance's cancel-key tag, so a CancelRequest that reaches another instance
+// can be forwarded to the one that issued the key; and an index for the quiesce reporters,
+// which look for paused stores after every registry change.
+constexpr const char* kVersion2 = R"sql(
+ALTER TABLE storegate_instances ADD COLUMN instance_tag smallint;
+CREATE INDEX storegate_instances_tag_idx ON storegate_instances (instance_tag);
+CREATE INDEX stores_paused_idx ON stores (id) WHERE paused;
+)sql";
+
 // Index i holds the script that brings the schema to version i + 1. Scripts never change once
 // released; a change is a new version.
 const std::vector<const char*>& migrations() {
-    static const std::vector<const char*> kMigrations = {kVersion1};
+    static const std::vector<const char*> kMigrations = {kVersion1, kVersion2};
     return kMigrations;
 }
 
