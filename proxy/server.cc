@@ -100,6 +100,10 @@ bool Server::load_registry() {
                   registry::redact_dsn(config_->registry.dsn));
         return true;
     }
+    QuiesceOptions quiesce{config_->registry.dsn, services_->instance_id,
+                           services_->cancels.instance_tag()};
+    quiesce_ = std::make_unique<QuiesceReporter>(services_->store_control, std::move(quiesce));
+    quiesce_->start();
     log::info("registry loaded source=postgresql stores={} version={}",
               services_->routing.store_count(), services_->watcher->applied_version());
     return true;

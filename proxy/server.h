@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/quiesce_reporter.h"
 #include "proxy/services.h"
 
 namespace storegate::proxy {
@@ -38,6 +39,8 @@ class Server {
     // admin requests onto the listener's io_context) has been joined.
     std::unique_ptr<AdminHttp> admin_http_;
     std::unique_ptr<Services> services_;
+    // After services_: stopped and joined before the store counts it reads go away.
+    std::unique_ptr<QuiesceReporter> quiesce_;
     std::vector<std::shared_ptr<asio::basic_socket_acceptor<asio::generic::stream_protocol>>>
         acceptors_;
     std::unique_ptr<asio::signal_set> signals_;

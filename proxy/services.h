@@ -14,6 +14,8 @@
 #include "proxy/pool_manager.h"
 #include "proxy/session_registry.h"
 #include "proxy/users_file.h"
+#include "proxy/store_control.h"
+#include "proxy/tls_context.h"
 #include "registry/routing_table.h"
 #include "registry/watcher.h"
 
@@ -46,6 +48,8 @@ class Services {
     PoolManager pools;
     CancelRegistry cancels;
     SessionRegistry sessions;
+    // Live retargeting: per-store transactions in flight and the routing generation.
+    StoreControl store_control{routing};
     Metrics metrics{routing, pools, sessions};
     std::string instance_id;  // this process among the fleet (storegate_instances.id)
     // Set when the registry is PostgreSQL; null with a file registry.

@@ -6,6 +6,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/admin_console.h"
+#include "proxy/cancel_forward.h"
 
 namespace storegate::proxy {
 
@@ -103,6 +104,7 @@ awaitable<void> Session::run() {
     }
     probe_.routed(request_, route_, refused ? &*refused : nullptr);
     if (refused) {
+    route_generation_ = services_.store_control.generation();
         protocol::ErrorFields error = *refused;
         co_await fail(error, error.code == "3D000" ? "unknown_store" : "no_route", greeting);
         co_return;
@@ -122,6 +124,16 @@ awaitable<void> Session::run() {
         co_await relay();
     }
     co_await detach();
+    // A paused store takes no new sessions; a session is not a transaction, so it is not
+    // counted in flight once admitted.
+    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
+                                     cfg.retarget.pause_timeout, gate_error_);
+    activity_.leave();
+    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
+        gate_error_.severity = "FATAL";
+        co_await fail(gate_error_, "store_paused", greeting);
+        co_return;
+    }
     log::info("client disconnected {}", log_fields());
 }
 
@@ -202,6 +214,8 @@ std::vector<std::pair<std::string, std::string>> Session::server_session_params(
     auto params = request_.session_params;
     if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {
         params.emplace_back("storegate.store_id", route_.store->id.to_string());
+    } else {
+        co_await forward_cancel(services_, packet.cancel_pid, packet.cancel_secret);
     }
     return params;
 }
@@ -249,7 +263,9 @@ awaitable<bool> Session::greet(std::string& greeting) {
 }
 
 awaitable<void> Session::relay() {
-    co_await (pump_client() || pump_server());
+    co_await (pump_client() || pump_server() ||
+              watch_store_move(services_.store_control, route_,
+                               runtime_->config->retarget.drain_timeout, store_moved_));
 }
 
 static bool answers_with_ready(char type) {
@@ -370,7 +386,10 @@ awaitable<void> Session::detach() {
     if (server_) {
         co_await return_server();
     }
-    if (client_garbled_) {
+    if (store_moved_) {
+        auto error = store_moved_error(route_);
+        co_await fail(error, "store_moved");
+    } else if (client_garbled_) {
         auto error = fatal_error("08P01", "invalid message from client");
         co_await fail(error, "bad_message");
     } else if (server_lost_ && !client_done_) {
@@ -402,7 +421,9 @@ awaitable<void> Session::return_server() {
         server_->applied_settings().clear();
     }
     pool_->release(std::move(server_), reusable, worker_.index);
+    server_lost_ = server_lost_ || store_moved_;  // the relay was cut mid-stream: close it
     probe_.released();
 }
 
 }  // namespace storegate::proxy
+    activity_.leave();

@@ -20,6 +20,7 @@
 #include "proxy/services.h"
 #include "proxy/session_probe.h"
 #include "proxy/sql_inspect.h"
+#include "proxy/store_control.h"
 
 namespace storegate::proxy {
 
@@ -78,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool switch_route(const sql::Inspection& set, std::string& error_code_out,
                       std::string& error_message);
     void apply_change(const ResponseQueue::Change& change, char status);
+    void retarget_settings();
     std::string settings_sync_sql();
     void init_settings();
     void on_server_whole(const MessageScanner::Item& item, std::string& before, bool& forward,
@@ -127,4 +129,10 @@ class Session : public std::enable_shared_from_this<Session> {
     SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_
 };
 
+    // Live retargeting (store_control.h): the store counted in flight while a server is held,
+    // the table generation route_ was last read at, and a drained session-mode client.
+    StoreActivity activity_{services_.store_control};
+    uint64_t route_generation_ = 0;
+    bool store_moved_ = false;
+    protocol::ErrorFields gate_error_;  // why admit_store refused (a member: GCC 12, above)
 }  // namespace storegate::proxy

@@ -265,6 +265,18 @@ bool Session::switch_route(const sql::Inspection& set, std::string& code, std::s
     next.source = "set";
     route_changed_ = route_changed_ || !route_.backend ||
                      next.backend->db_key != route_.backend->db_key || server_ != nullptr;
+// The store now lives on another backend: only shared backends carry storegate.store_id.
+void Session::retarget_settings() {
+    settings_.erase("storegate.store_id");
+    if (route_.backend->kind == registry::BackendKind::kShared) {
+        settings_["storegate.store_id"] =
+            set_config_sql("storegate.store_id", route_.store->id.to_string());
+    }
+    services_.metrics.retargeted();
+    probe_.bind_route(route_);
+    log::info("store retargeted {}", log_fields());
+}
+
     route_ = std::move(next);
     settings_.erase("storegate.store_id");
     if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {
@@ -615,6 +627,17 @@ awaitable<error_code> Session::write_client(Outbound& out, const uint8_t* input)
 awaitable<bool> Session::flush_chunk() {
     log::debug("txn flush session={} to_server={} server={} queue={}", id_, !to_server_.empty(),
                server_ != nullptr, queue_.size());
+    // Each transaction starts on the store's current route and waits while it is paused.
+    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
+                                     cfg.retarget.pause_timeout, gate_error_);
+    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
+        gate_error_.severity = "FATAL";
+        co_await fail(gate_error_, "store_paused");
+        co_return false;
+    }
+    if (gate == GateOutcome::kMoved) {
+        retarget_settings();
+    }
     if (!to_server_.empty() && server_) {
         writing_server_ = true;
         auto [ec, n] = co_await asio::async_write(server_->socket(),
@@ -709,6 +732,7 @@ awaitable<void> Session::pump_server_txn() {
         }
         if (ec) {
             server_lost_ = !client_done_;
+    activity_.leave();
             if (server_lost_) {
                 co_await report_server_lost();
             }

@@ -1,0 +1,175 @@
+#include "proxy/store_control.h"
+
+#include "common/log.h"
+
+namespace storegate::proxy {
+
+namespace {
+
+// How often a waiting transaction looks at the table again. Pauses last seconds; a few polls
+// per pause cost less than a wake-up list per store shared between worker threads.
+constexpr std::chrono::milliseconds kPausePoll{20};
+constexpr std::chrono::milliseconds kDrainPoll{100};
+
+awaitable<bool> sleep_for(std::chrono::milliseconds duration) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+    auto [ec] = co_await timer.async_wait(nothrow);
+    co_return !ec;
+}
+
+// Re-reads the store's route when the table changed; false (with `error`) when the store or
+// its route is gone. `moved` is set when the store now lives on another db_key.
+bool refresh_route(StoreControl& control, RouteDecision& route, uint64_t& seen_generation,
+                   bool& moved, protocol::ErrorFields& error) {
+    uint64_t now = control.generation();
+    if (now == seen_generation) {
+        return true;
+    }
+    seen_generation = now;
+    RouteDecision next;
+    auto refused = resolve_store(route.store->id.to_string(), control.routing(), next);
+    if (refused) {
+        error = *refused;
+        return false;
+    }
+    moved = moved || next.backend->db_key != route.backend->db_key;
+    route.store = std::move(next.store);
+    route.backend = std::move(next.backend);
+    return true;
+}
+
+}  // namespace
+
+StoreControl::StoreControl(registry::RoutingTable& routing) : routing_(routing) {
+    routing_.on_change([this] {
+        {
+            std::lock_guard lock(mutex_);
+            generation_.fetch_add(1, std::memory_order_acq_rel);
+        }
+        changed_.notify_all();
+    });
+}
+
+void StoreControl::enter(const Uuid& store) {
+    std::lock_guard lock(mutex_);
+    ++in_flight_[store];
+}
+
+void StoreControl::leave(const Uuid& store) {
+    std::lock_guard lock(mutex_);
+    auto it = in_flight_.find(store);
+    if (it != in_flight_.end() && --it->second <= 0) {
+        in_flight_.erase(it);
+    }
+}
+
+int StoreControl::in_flight(const Uuid& store) const {
+    std::lock_guard lock(mutex_);
+    auto it = in_flight_.find(store);
+    return it == in_flight_.end() ? 0 : it->second;
+}
+
+void StoreControl::wait_change(uint64_t seen, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout, [&] { return generation() != seen; });
+}
+
+void StoreControl::wake() {
+    changed_.notify_all();
+}
+
+void StoreActivity::enter(const Uuid& store) {
+    if (store_ && *store_ == store) {
+        return;
+    }
+    leave();
+    control_.enter(store);
+    store_ = store;
+}
+
+void StoreActivity::leave() {
+    if (store_) {
+        control_.leave(*store_);
+        store_.reset();
+    }
+}
+
+// The count goes up before the paused flag is read: the quiesce reporter reads them in the
+// opposite order, so either this transaction sees the pause or the reporter sees it in flight.
+awaitable<GateOutcome> admit_store(StoreControl& control, RouteDecision& route,
+                                   StoreActivity& activity, uint64_t& seen_generation,
+                                   const std::chrono::milliseconds& pause_timeout,
+                                   protocol::ErrorFields& error) {
+    if (!route.store) {
+        co_return GateOutcome::kOpen;
+    }
+    auto deadline = std::chrono::steady_clock::now() + pause_timeout;
+    bool moved = false;
+    for (;;) {
+        activity.enter(route.store->id);
+        if (!refresh_route(control, route, seen_generation, moved, error)) {
+            activity.leave();
+            co_return GateOutcome::kGone;
+        }
+        if (!route.store->paused) {
+            co_return moved ? GateOutcome::kMoved : GateOutcome::kOpen;
+        }
+        activity.leave();
+        if (std::chrono::steady_clock::now() >= deadline || !co_await sleep_for(kPausePoll)) {
+            error = {"ERROR", "57014",
+                     "store \"" + route.store->slug + "\" is paused and was not resumed within " +
+                         std::to_string(pause_timeout.count()) + " ms",
+                     "", "Try again once the store is resumed."};
+            co_return GateOutcome::kPausedTimeout;
+        }
+    }
+}
+
+awaitable<void> watch_store_move(StoreControl& control, const RouteDecision& route,
+                                 const std::chrono::milliseconds& drain_timeout, bool& moved) {
+    if (!route.store || !route.backend) {
+        asio::steady_timer forever(co_await asio::this_coro::executor,
+                                   asio::steady_timer::time_point::max());
+        co_await forever.async_wait(nothrow);
+        co_return;
+    }
+    std::optional<std::chrono::steady_clock::time_point> moved_since;
+    uint64_t seen = control.generation();
+    for (;;) {
+        if (!co_await sleep_for(kDrainPoll)) {
+            co_return;  // the relay ended first
+        }
+        if (!moved_since && control.generation() == seen) {
+            continue;  // nothing changed: no table lookup
+        }
+        seen = control.generation();
+        auto now = control.routing().find_store(route.store->id.to_string());
+        bool elsewhere = now && now->store->db_key != route.backend->db_key;
+        if (!elsewhere) {
+            moved_since.reset();
+            continue;
+        }
+        auto t = std::chrono::steady_clock::now();
+        if (!moved_since) {
+            moved_since = t;
+            log::info(
+                "store moved; draining session-mode client store={} old_db_key={} "
+                "new_db_key={}",
+                route.store->id.to_string(), route.backend->db_key, now->store->db_key);
+        }
+        if (t - *moved_since >= drain_timeout) {
+            moved = true;
+            co_return;
+        }
+    }
+}
+
+protocol::ErrorFields store_moved_error(const RouteDecision& route) {
+    std::string store = route.store ? route.store->slug : std::string("?");
+    return {"FATAL", "57P01",
+            "terminating connection because store \"" + store +
+                "\" moved to another database; reconnect to reach it there",
+            "", ""};
+}
+
+}  // namespace storegate::proxy

@@ -1,0 +1,88 @@
+// Live retargeting on the data path: which stores have a transaction in flight on this
+// instance, a generation counter that moves with every routing-table change (so a session
+// re-reads its store's route only when something changed), the pause gate a transaction or
+// session passes before it takes a server connection, and the drain of session-mode clients
+// whose store moved to another backend. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "common/uuid.h"
+#include "proxy/net.h"
+#include "proxy/router.h"
+#include "registry/routing_table.h"
+
+namespace storegate::proxy {
+
+class StoreControl {
+  public:
+    // Registers a change listener on `routing`: construct before the table is first filled.
+    explicit StoreControl(registry::RoutingTable& routing);
+
+    registry::RoutingTable& routing() const { return routing_; }
+    // Moves after every table change; a session whose last look is older re-reads its route.
+    uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+    void enter(const Uuid& store);
+    void leave(const Uuid& store);
+    int in_flight(const Uuid& store) const;
+
+    // Blocks until the table changes or `timeout` passes (the quiesce reporter's wake-up).
+    void wait_change(uint64_t seen, std::chrono::milliseconds timeout);
+    // Wakes wait_change() callers without a table change (shutdown).
+    void wake();
+
+  private:
+    registry::RoutingTable& routing_;
+    std::atomic<uint64_t> generation_{1};
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::unordered_map<Uuid, int, UuidHash> in_flight_;
+};
+
+// One session's share of StoreControl's in-flight count: at most one store at a time, left
+// on destruction so a session that ends abruptly never keeps a store from quiescing.
+class StoreActivity {
+  public:
+    explicit StoreActivity(StoreControl& control) : control_(control) {}
+    ~StoreActivity() { leave(); }
+    StoreActivity(const StoreActivity&) = delete;
+    StoreActivity& operator=(const StoreActivity&) = delete;
+
+    void enter(const Uuid& store);
+    void leave();
+    bool active() const { return store_.has_value(); }
+
+  private:
+    StoreControl& control_;
+    std::optional<Uuid> store_;
+};
+
+enum class GateOutcome { kOpen, kMoved, kPausedTimeout, kGone };
+
+// Admits a new transaction (or session) of `route`'s store: re-reads the route when the table
+// changed since `seen_generation` and waits, up to `pause_timeout`, while the store is paused.
+// On kOpen/kMoved the activity holds the store (counted in flight); kMoved means the backend
+// changed. On kPausedTimeout/kGone it holds nothing and `error` says what to send.
+// Tenant routes (no store) always pass. Arguments: references to the caller's named objects.
+awaitable<GateOutcome> admit_store(StoreControl& control, RouteDecision& route,
+                                   StoreActivity& activity, uint64_t& seen_generation,
+                                   const std::chrono::milliseconds& pause_timeout,
+                                   protocol::ErrorFields& error);
+
+// Session mode: returns once `route`'s store has been routed to another db_key for longer
+// than `drain_timeout` (setting `moved`), or when cancelled. Runs beside the relay pumps.
+awaitable<void> watch_store_move(StoreControl& control, const RouteDecision& route,
+                                 const std::chrono::milliseconds& drain_timeout, bool& moved);
+
+// The FATAL a drained session-mode client receives (57P01, as for an administrator shutdown).
+protocol::ErrorFields store_moved_error(const RouteDecision& route);
+
+}  // namespace storegate::proxy
