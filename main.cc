@@ -7,6 +7,7 @@
 #include "config/cli.h"
 #include "identity/cli.h"
 #include "proxy/run.h"
+#include "proxy/store_commands.h"
 #include "registry/cli.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
     storegate::config::add_commands(app, exit_code);
     storegate::registry::add_commands(app, exit_code);
     storegate::identity::add_commands(app, exit_code);
+    storegate::proxy::add_store_commands(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     if (!app.get_subcommands().empty()) {
         return exit_code;
