@@ -1,0 +1,175 @@
+"""Live retargeting on one storegate: `storegate store move` under pgbench in transaction
+mode, session-mode drain, a registry outage under load, and a rotated backend password."""
+
+import threading
+import time
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from control_support import factory, own_topology, server_port, store_cmd, wait_routed
+from harness.util import client_env, pgbench, wait_for
+
+LOG_TABLE = "CREATE TABLE IF NOT EXISTS move_log (client int, port int, at timestamptz)"
+SCRIPT = "INSERT INTO move_log SELECT :client_id, inet_server_port(), clock_timestamp();\n"
+
+
+@pytest.fixture(scope="module")
+def topo(binary, run_dir):
+    topology = own_topology(binary, run_dir, "control-move")
+    for cluster, db, owner in (("shared", "shared_db", "sg_shared"),
+                               ("dedicated", "store_gamma", "sg_dedicated")):
+        topology.clusters[cluster].execute(LOG_TABLE, dbname=db)
+        topology.clusters[cluster].execute(f"GRANT ALL ON move_log TO {owner}", dbname=db)
+    yield topology
+    topology.stop()
+
+
+@pytest.fixture
+def start(topo, binary, run_dir):
+    made = factory(topo, binary, run_dir)
+    yield made
+    made.stop_all()
+
+
+def txn_config(**retarget):
+    return {"pool": {"mode": "transaction", "size": 4},
+            "retarget": {"pause_timeout_ms": 30000, "drain_timeout_ms": 2000, **retarget}}
+
+
+def log_rows(topo, cluster, db):
+    return topo.clusters[cluster].execute("SELECT port, at FROM move_log", dbname=db)
+
+
+def test_move_under_pgbench_loses_no_transaction(topo, start, tmp_path):
+    instance = start(txn_config())
+    alpha = topo.stores["alpha"]
+    script = tmp_path / "log.sql"
+    script.write_text(SCRIPT)
+    env = client_env(topo.passwords["app"], PGOPTIONS=f"-c storegate.store={alpha.id}")
+    outcome = {}
+
+    def bench():
+        outcome["result"] = pgbench(["-n", "-c", 4, "-j", 2, "-T", 8, "-f", str(script),
+                                     "-h", instance.host, "-p", instance.port, "-U", "app",
+                                     "app"], env=env)
+
+    runner = threading.Thread(target=bench)
+    runner.start()
+    wait_for(lambda: log_rows(topo, "shared", "shared_db"), what="traffic on the shared backend")
+    moved = store_cmd(topo, "move", "alpha", "--to", "dedicated1")
+    runner.join(120)
+    print(moved.stdout, moved.stderr)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert "paused for" in moved.stdout and " ms" in moved.stdout, moved.stdout
+
+    result = outcome["result"]
+    assert result.returncode == 0, result.output
+    assert result.failed == 0 and result.processed > 0, result.output
+    shared = log_rows(topo, "shared", "shared_db")
+    dedicated = log_rows(topo, "dedicated", "store_gamma")
+    assert shared and dedicated, "traffic on both sides of the move"
+    assert {port for port, _ in shared} == {int(topo.clusters["shared"].port)}
+    assert {port for port, _ in dedicated} == {int(topo.clusters["dedicated"].port)}
+    # Nothing ran on the old backend once the first transaction ran on the new one.
+    assert max(at for _, at in shared) < min(at for _, at in dedicated)
+    assert len(shared) + len(dedicated) >= result.processed
+    audit = topo.clusters["registry"].execute(
+        "SELECT action, old_value::text, new_value::text FROM storegate_audit "
+        "WHERE store_id = %s ORDER BY id", [alpha.id], dbname=topo.registry_db)
+    assert [row[0] for row in audit][-3:] == ["pause", "route", "resume"], audit
+    assert "shared1" in audit[-2][1] and "dedicated1" in audit[-2][2], audit
+
+
+def test_session_mode_drains_old_sessions(topo, start):
+    instance = start({"pool": {"mode": "session", "size": 4},
+                      "retarget": {"drain_timeout_ms": 1500}})
+    wait_routed(instance, topo, "beta", "shared")
+    old = psycopg.connect(instance.dsn("beta", password=topo.passwords["app"]), autocommit=True)
+    assert old.execute("SELECT inet_server_port()").fetchone()[0] == topo.clusters["shared"].port
+
+    routed = store_cmd(topo, "route", "beta", "--to", "dedicated1")
+    assert routed.returncode == 0, routed.stdout + routed.stderr
+    assert server_port(instance, topo, "beta") == topo.clusters["dedicated"].port
+
+    def closed():
+        try:
+            old.execute("SELECT 1")
+            time.sleep(0.1)
+            return None
+        except psycopg.OperationalError as error:
+            return error
+    error = wait_for(closed, timeout=30, what="the old session to be closed")
+    assert error.sqlstate == "57P01" or "moved" in str(error), error
+    assert "moved" in str(error), error
+    old.close()
+    store_cmd(topo, "route", "beta", "--to", "shared1")
+
+
+def test_registry_outage_under_load(topo, start):
+    instance = start(txn_config())
+    gamma = topo.stores["gamma"]
+    env = client_env(topo.passwords["app"], PGOPTIONS=f"-c storegate.store={gamma.id}")
+    outcome = {}
+
+    def bench():
+        outcome["result"] = pgbench(["-n", "-c", 2, "-j", 2, "-T", 14, "-S", "-h",
+                                     instance.host, "-p", instance.port, "-U", "app", "app"],
+                                    env=env)
+    init = pgbench(["-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
+                    topo.clusters["dedicated"].port, "-U", "sg_dedicated", "store_gamma"],
+                   env=client_env(topo.passwords["sg_dedicated"]))
+    assert init.returncode == 0, init.output
+    runner = threading.Thread(target=bench)
+    runner.start()
+    time.sleep(1)
+    registry = topo.clusters["registry"]
+    registry.stop()
+    try:
+        time.sleep(10)
+    finally:
+        registry.start()
+    runner.join(120)
+    result = outcome["result"]
+    assert result.returncode == 0, result.output
+    assert result.failed == 0 and result.processed > 0, result.output
+
+    # A change made once the registry is back reaches the running instance.
+    wait_for(lambda: store_cmd(topo, "route", "beta", "--to", "dedicated1").returncode == 0,
+             timeout=30, interval=0.5, what="the route change to be accepted")
+    wait_routed(instance, topo, "beta", "dedicated")
+    assert store_cmd(topo, "route", "beta", "--to", "shared1").returncode == 0
+
+
+def test_rotated_backend_password_is_used_without_restart(topo, start, tmp_path):
+    instance = start(txn_config())
+    dedicated = topo.clusters["dedicated"]
+    dsn = instance.dsn("gamma", password=topo.passwords["app"])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        before = {conn.execute("SELECT pg_backend_pid()").fetchone()[0] for _ in range(4)}
+
+    new_password = "rotated-" + topo.passwords["sg_dedicated"]
+    secret = tmp_path / "sg_dedicated.pw"
+    secret.write_text(new_password + "\n")
+    dedicated.execute(sql.SQL("ALTER ROLE sg_dedicated PASSWORD {}").format(
+        sql.Literal(new_password)))
+    topo.clusters["registry"].execute(
+        "UPDATE db_connections SET password_secret_ref = %s WHERE db_key = 'dedicated1'",
+        [f"file:{secret}"], dbname=topo.registry_db)
+
+    def fresh_server():
+        # Until the watcher applies the row, a new server connection would still use the old
+        # secret and fail; pooled ones go on working.
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+                return pid not in before and pid
+        except psycopg.OperationalError:
+            return None
+    pid = wait_for(fresh_server, timeout=30, interval=0.2, what="a server connection made anew")
+    rows = dedicated.execute("SELECT usename FROM pg_stat_activity WHERE pid = %s", [pid])
+    assert rows == [("sg_dedicated",)]
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(dedicated.dsn("store_gamma", "sg_dedicated", topo.passwords["sg_dedicated"]))
+    topo.passwords["sg_dedicated"] = new_password
