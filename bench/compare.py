@@ -34,6 +34,9 @@ PROTOCOLS = ["simple", "extended", "prepared"]
 CLIENTS = [1, 16, 64, 256]
 IDLE_LEVELS = [1000, 10000]
 TRANSACTION_POOL = 20
+# A target on which pgbench hangs this many times in a row is skipped for the rest of the run:
+# each hang costs the run's length plus a grace period, and the report says why.
+MAX_HANGS = 2
 REPORT_FILES = ["README.md", "throughput.csv", "memory.csv", "micro.json", "tps.png", "cpu.png"]
 
 
@@ -50,6 +53,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", default="1,2", help="storegate server.threads values")
     parser.add_argument("--connect-clients", type=int, default=16,
                         help="clients of the connection-per-transaction run")
+    parser.add_argument("--only", help="comma-separated target names to run (e.g. "
+                        "direct,storegate/transaction/2t); default: all")
     parser.add_argument("--micro", help="storegate_micro binary to run after the system runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the idle-client phase")
     parser.add_argument("--no-syscalls", action="store_true", help="do not attach perf")
@@ -127,11 +132,17 @@ def throughput(targets: list, args, workdir: str, password: str, count_syscalls:
     print(f"bench: {total} pgbench runs of {args.seconds}s (about "
           f"{total * (args.seconds + 2) / 60:.0f} min)", flush=True)
     runs = []
+    hangs = {}
     for i, (protocol, count, connect) in enumerate(points):
         shift = i % len(targets)
         for target in targets[shift:] + targets[:shift]:
-            run = measure.run_pgbench(target, protocol, count, args.seconds, connect, workdir,
-                                      password, count_syscalls)
+            if hangs.get(target.name, 0) >= MAX_HANGS:
+                run = measure.Run(*measure.TargetColumns.of(target), protocol, count, connect,
+                                  error=f"skipped: pgbench hung {MAX_HANGS} times on this target")
+            else:
+                run = measure.run_pgbench(target, protocol, count, args.seconds, connect,
+                                          workdir, password, count_syscalls)
+                hangs[target.name] = hangs.get(target.name, 0) + 1 if run.hung else 0
             runs.append(run)
             print(f"[{len(runs):3}/{total}] {progress_line(run)}", flush=True)
     return runs
@@ -172,12 +183,35 @@ def write_results(out_dir: str, machine: dict, config: dict, runs: list, points:
         out.write(text)
 
 
+def save_failures(runs: list, out_dir: str) -> None:
+    """pgbench's whole output of every failed run, for whoever looks into it."""
+    failed = [r for r in runs if "output" in r.extra]
+    if not failed:
+        return
+    with open(os.path.join(out_dir, "failures.log"), "w") as out:
+        for run in failed:
+            out.write(f"=== {run.target} -M {run.protocol} -c {run.clients}"
+                      f"{' -C' if run.connect_per_tx else ''}\n{run.extra['output']}\n")
+
+
 def save_logs(targets: list, out_dir: str) -> None:
     logs = os.path.join(out_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     for target in targets:
         if target.log_path and os.path.exists(target.log_path):
             shutil.copy(target.log_path, os.path.join(logs, target.name.replace("/", "-") + ".log"))
+
+
+def select_targets(targets: list, wanted: list) -> list:
+    """The targets named in `wanted`; the others are stopped."""
+    for target in targets:
+        if target.name not in wanted:
+            target.stop()
+    chosen = [t for t in targets if t.name in wanted]
+    if not chosen:
+        raise SystemExit(f"bench: no target named {', '.join(wanted)}; names are "
+                         f"{', '.join(t.name for t in targets)}")
+    return chosen
 
 
 def measure_all(args, workdir: str, out_dir: str) -> tuple:
@@ -194,9 +228,12 @@ def measure_all(args, workdir: str, out_dir: str) -> tuple:
         backend.start(args.scale)
         targets = tg.start_all(backend, workdir, args.binary, session_pool, TRANSACTION_POOL,
                                threads)
+        if args.only:
+            targets = select_targets(targets, args.only.split(","))
         machine = machine_info(args.binary, perf_ok)
         points = [] if args.no_memory else idle_phase(targets, args, backend.password)
         runs = throughput(targets, args, workdir, backend.password, perf_ok)
+        save_failures(runs, out_dir)
         save_logs(targets, out_dir)
         return machine, points, runs
     finally:

@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from targets import DATABASE, USER, pg_program
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# How long pgbench may overrun its -T before the run counts as hung.
-GRACE_SECONDS = 60
+# How long pgbench may overrun its -T (connecting and disconnecting its clients) before the
+# run counts as hung.
+GRACE_SECONDS = 20
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Run(TargetColumns):
     connect_per_tx: bool
     status: str = "failed"
     error: str = ""
+    hung: bool = False
     transactions: int = 0
     tps: float | None = None
     latency_avg_ms: float | None = None
@@ -129,13 +131,19 @@ def percentile(sorted_values: list, fraction: float) -> float:
     return sorted_values[index]
 
 
+# What explains a failed run, most specific first: the server's or pooler's message, then
+# pgbench's own complaint, then an aborted client.
+ERROR_PATTERNS = [r"(?:ERROR|FATAL):\s+(.*)", r"pgbench: error: (.*)", r"(client \d+ aborted.*)",
+                  r"(pgbench did not finish.*)"]
+
+
 def first_error(output: str) -> str:
-    """The first line that explains a failure, without pgbench's own prefixes."""
-    for line in output.splitlines():
-        if re.search(r"error|FATAL|aborted|could not|failed", line, re.IGNORECASE):
-            text = re.sub(r"^pgbench: (error: )?", "", line.strip())
-            return text[:240]
-    return output.strip().splitlines()[-1][:240] if output.strip() else "no output"
+    for pattern in ERROR_PATTERNS:
+        found = re.search(pattern, output)
+        if found:
+            return " ".join(found.group(1).split())[:240]
+    lines = output.strip().splitlines()
+    return lines[-1][:240] if lines else "no output"
 
 
 def pgbench_argv(target, protocol: str, clients: int, seconds: int, connect: bool,
@@ -160,6 +168,7 @@ def parse_output(run: Run, output: str, returncode: int) -> None:
         run.status = "ok"
     else:
         run.error = first_error(output)
+        run.extra["output"] = output
 
 
 def add_latencies(run: Run, log_prefix: str) -> None:
@@ -192,6 +201,7 @@ def run_pgbench(target, protocol: str, clients: int, seconds: int, connect: bool
     except subprocess.TimeoutExpired as exc:
         output = f"pgbench did not finish within {seconds + GRACE_SECONDS}s {exc.stderr or ''}"
         returncode = -1
+        run.hung = True
     run.pgbench_seconds = round(time.monotonic() - started, 2)
     syscalls = counter.finish() if counter else None
     cpu_after = process_cpu_seconds(target.pid) if target.pid else None

@@ -220,6 +220,7 @@ def charts(out_dir: str, runs: list) -> list:
 set output '{os.path.join(out_dir, name + ".png")}'
 set datafile missing 'NaN'
 set logscale x 2
+set xrange [0.8:360]
 set xtics ({xtics})
 set xlabel 'clients'
 set ylabel '{label}'
