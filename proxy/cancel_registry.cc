@@ -40,6 +40,10 @@ void CancelRegistry::remove(int32_t pid) {
     entries_.erase(pid);
 }
 
+// Limitation: between this lookup and the cancel reaching the backend, the client's
+// transaction may end and its server connection serve another client, which the cancel would
+// then hit - the same window PostgreSQL's own cancel protocol has; it matters only for cancels
+// sent as a transaction ends.
 std::optional<CancelTarget::Backend> CancelRegistry::lookup(int32_t pid, int32_t secret) const {
     std::shared_ptr<CancelTarget> target;
     {

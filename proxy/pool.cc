@@ -6,6 +6,8 @@
 
 namespace storegate::proxy {
 
+static constexpr auto kProbeAfterIdle = std::chrono::milliseconds(1000);
+
 struct Pool::Waiter {
     explicit Waiter(asio::any_io_executor ex) : executor(ex), timer(ex) {}
     asio::any_io_executor executor;
@@ -70,7 +72,10 @@ awaitable<Checkout> Pool::acquire(int worker, std::shared_ptr<const registry::Ba
         stale.clear();
         if (conn) {
             conn->rebind(ex);
-            if (conn->looks_alive()) {
+            // A connection back in the pool moments ago is alive as far as anyone can tell; the
+            // probe (a system call) is kept for those idle long enough to have been cut off.
+            bool fresh = Clock::now() - conn->last_used() < kProbeAfterIdle;
+            if (fresh || conn->looks_alive()) {
                 Checkout out;
                 out.conn = std::move(conn);
                 co_return out;

@@ -151,10 +151,15 @@ void Watcher::run() {
                 log::warn("registry unreachable retry_ms={} error=\"{}\"", backoff.count(),
                           conn.error());
             }
-        } else if (conn.exec(std::string("LISTEN ") + kChannel).ok() && load_all(conn)) {
-            backoff = options_.min_backoff;
-            was_connected = true;
-            session(conn);
+        } else if (conn.exec(std::string("LISTEN ") + kChannel).ok()) {
+            // Marked connected before the load is announced, so whoever waited for the load
+            // also sees the connection.
+            connected_ = true;
+            if (load_all(conn)) {
+                backoff = options_.min_backoff;
+                was_connected = true;
+                session(conn);
+            }
         }
         connected_ = false;
         if (was_connected && !stopping_) {
