@@ -51,6 +51,9 @@ class AdminControl {
     bool token_matches(std::string_view presented) const;
 
     // Arguments are references to the caller's named objects (see session.h on GCC 12).
+    // Limitation: pause and resume return once the registry row is written, without waiting for
+    // the other instances to confirm or quiesce - matters for scripts that act on a store right
+    // after pausing it; `storegate store pause` waits for the fleet.
     awaitable<AdminReply> set_paused(const std::string& store_key, bool paused,
                                      const std::string& actor);
     awaitable<AdminReply> set_route(const std::string& store_key, const std::string& db_key,

@@ -31,6 +31,8 @@ RegistryEdit set_store_paused(const std::string& dsn, const std::string& store_k
                               const std::string& actor);
 // Refused with 409 unless the registry is still at `expected_version`: the caller decided on
 // the route it saw at that version, and any registry change since may invalidate it.
+// Limitation: the check is on the whole registry's version, not the store's own - matters when
+// the registry changes often, where a caller has to read and retry more than strictly needed.
 RegistryEdit set_store_route(const std::string& dsn, const std::string& store_key,
                              const std::string& db_key, uint64_t expected_version,
                              const std::string& actor);

@@ -236,6 +236,9 @@ View stats_view(Services& services) {
     return view;
 }
 
+// Limitation: the listing copies and sorts every store of the routing table on each call, and
+// SHOW STORES sends all of them - matters with hundreds of thousands of stores, where GET
+// /v1/stores?offset=&limit= or SHOW ROUTE <store> are the ways to look.
 View stores_view(Services& services, size_t offset, size_t limit) {
     View view{{"id", "slug", "name", "tenant_id", "state", "status", "paused", "db_key", "kind",
                "clients", "cl_active", "cl_waiting", "pinned"},

@@ -301,6 +301,8 @@ void Metrics::collect_live(std::vector<MetricFamily>& out) const {
                          MetricType::Gauge, start_time_));
 }
 
+// Limitation: the pool counters (waits, timeouts, connects) live in the pool and start over when
+// an idle pool is evicted - matters only for rate() across an eviction, which sees a reset.
 void Metrics::collect_pools(std::vector<MetricFamily>& out) const {
     auto servers = family("storegate_server_connections",
                           "Server connections by db_key and state (active: checked out or opening)",

@@ -13,7 +13,7 @@ packages=(
     libtomlplusplus-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev liburing-dev
     clang-format-16
     postgresql-15 postgresql-client-15
-    python3 python3-pytest python3-psycopg pgbouncer
+    python3 python3-pytest python3-psycopg pgbouncer prometheus
     "$@"
 )
 
