@@ -39,5 +39,17 @@ def wait_routed(instance, topo, store: str, cluster: str) -> None:
              what=f"{store} reaching the {cluster} backend")
 
 
+def wait_registered(topo, count: int) -> None:
+    """Until `count` instances heartbeat in storegate_instances: the fleet the store commands
+    wait for."""
+    def registered():
+        rows = topo.clusters["registry"].execute(
+            "SELECT count(*) FROM storegate_instances "
+            "WHERE heartbeat_at > now() - interval '5 seconds' AND instance_tag IS NOT NULL",
+            dbname=topo.registry_db)
+        return rows[0][0] >= count
+    wait_for(registered, timeout=30, what=f"{count} registered instance(s)")
+
+
 def factory(topo, binary: str, run_dir: str) -> StoregateFactory:
     return StoregateFactory(topo, binary, run_dir)

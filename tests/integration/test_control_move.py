@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from control_support import factory, own_topology, server_port, store_cmd, wait_routed
+from control_support import (factory, own_topology, server_port, store_cmd, wait_registered,
+                             wait_routed)
 from harness.util import client_env, pgbench, wait_for
 
 LOG_TABLE = "CREATE TABLE IF NOT EXISTS move_log (client int, port int, at timestamptz)"
@@ -44,6 +45,7 @@ def log_rows(topo, cluster, db):
 
 def test_move_under_pgbench_loses_no_transaction(topo, start, tmp_path):
     instance = start(txn_config())
+    wait_registered(topo, 1)
     alpha = topo.stores["alpha"]
     script = tmp_path / "log.sql"
     script.write_text(SCRIPT)
@@ -63,6 +65,7 @@ def test_move_under_pgbench_loses_no_transaction(topo, start, tmp_path):
     print(moved.stdout, moved.stderr)
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert "paused for" in moved.stdout and " ms" in moved.stdout, moved.stdout
+    assert "confirmed by 1 instance(s)" in moved.stdout, moved.stdout
 
     result = outcome["result"]
     assert result.returncode == 0, result.output
