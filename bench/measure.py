@@ -168,6 +168,10 @@ def parse_output(run: Run, output: str, returncode: int) -> None:
         run.status = "ok"
     else:
         run.error = first_error(output)
+        if run.transactions == 0 and returncode == 0:
+            # pgbench counts connecting its clients against -T: with many clients that each
+            # make a new server process, the whole run can go by before the first transaction.
+            run.error = "no transaction completed within -T (connecting the clients took it all)"
         run.extra["output"] = output
 
 

@@ -167,6 +167,8 @@ def measure_size(registry: Registry, workdir: str, stores: int, updates: int) ->
             key, database = ("shared_b", "db_b") if i % 2 == 0 else ("shared_a", "db_a")
             latencies.append(apply_latency(registry, sg, slug, key, database))
         result["latencies"] = latencies
+        result["log"] = [line for line in sg.log_tail(400).splitlines()
+                         if "registry" in line or "listening" in line][:8]
         return result
     finally:
         sg.stop()
@@ -185,6 +187,8 @@ def report(result: dict) -> bool:
               f"one probe connection takes {result['probe_s'] * 1000:.1f} ms)")
     else:
         print(f"{'':>9}  one store moved: not applied within {APPLY_TIMEOUT:.0f}s")
+    for line in result["log"]:
+        print(f"{'':>9}  log: {line}")
     return len(applied) == len(result["latencies"])
 
 
