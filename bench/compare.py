@@ -48,6 +48,9 @@ def parse_args() -> argparse.Namespace:
                         help="smoke run: -M simple at 1 and 16 clients, 1,000 idle clients")
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 5)),
                         help="pgbench -T per point (default $BENCH_SECONDS or 5)")
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 1)),
+                        help="runs per target and point; the report shows the median-tps one "
+                             "(default $BENCH_ROUNDS or 1)")
     parser.add_argument("--scale", type=int, default=int(os.environ.get("BENCH_SCALE", 1)),
                         help="pgbench -i scale factor")
     parser.add_argument("--threads", default="1,2", help="storegate server.threads values")
@@ -115,7 +118,7 @@ def machine_info(binary: str, perf_ok: bool) -> dict:
 def settings(args, session_pool: int) -> dict:
     return {
         "workload": f"pgbench -S (scale {args.scale}), -T {args.seconds} per point, -j up to "
-                    f"{os.cpu_count()}",
+                    f"{os.cpu_count()}, {args.rounds} round(s) per point (median-tps run shown)",
         "pool size": f"{session_pool} in session mode (one per client), {TRANSACTION_POOL} in "
                      "transaction mode; the same for PgBouncer and storegate",
         "client auth": "SCRAM-SHA-256 against a stored verifier (PgBouncer and storegate)",
@@ -125,27 +128,54 @@ def settings(args, session_pool: int) -> dict:
 
 
 def throughput(targets: list, args, workdir: str, password: str, count_syscalls: bool) -> list:
+    """Every run, in the order made. With several rounds each target runs each point that
+    many times, the rounds of a point back to back with the order rotated each time."""
     protocols, clients = (PROTOCOLS[:1], CLIENTS[:2]) if args.quick else (PROTOCOLS, CLIENTS)
     points = [(p, c, False) for p in protocols for c in clients]
     points.append(("simple", args.connect_clients, True))
-    total = len(points) * len(targets)
+    total = len(points) * len(targets) * args.rounds
     print(f"bench: {total} pgbench runs of {args.seconds}s (about "
           f"{total * (args.seconds + 2) / 60:.0f} min)", flush=True)
     runs = []
     hangs = {}
-    for i, (protocol, count, connect) in enumerate(points):
-        shift = i % len(targets)
-        for target in targets[shift:] + targets[:shift]:
-            if hangs.get(target.name, 0) >= MAX_HANGS:
-                run = measure.Run(*measure.TargetColumns.of(target), protocol, count, connect,
-                                  error=f"skipped: pgbench hung {MAX_HANGS} times on this target")
-            else:
-                run = measure.run_pgbench(target, protocol, count, args.seconds, connect,
-                                          workdir, password, count_syscalls)
-                hangs[target.name] = hangs.get(target.name, 0) + 1 if run.hung else 0
-            runs.append(run)
-            print(f"[{len(runs):3}/{total}] {progress_line(run)}", flush=True)
+    turn = 0
+    for protocol, count, connect in points:
+        for round_no in range(args.rounds):
+            shift = turn % len(targets)
+            turn += 1
+            for target in targets[shift:] + targets[:shift]:
+                run = one_run(target, (protocol, count, connect), args, workdir, password,
+                              count_syscalls, hangs)
+                run.round = round_no + 1
+                runs.append(run)
+                print(f"[{len(runs):3}/{total}] {progress_line(run)}", flush=True)
     return runs
+
+
+def one_run(target, point: tuple, args, workdir: str, password: str, count_syscalls: bool,
+            hangs: dict):
+    protocol, count, connect = point
+    if hangs.get(target.name, 0) >= MAX_HANGS:
+        return measure.Run(*measure.TargetColumns.of(target), protocol, count, connect,
+                           error=f"skipped: pgbench hung {MAX_HANGS} times on this target")
+    run = measure.run_pgbench(target, protocol, count, args.seconds, connect, workdir, password,
+                              count_syscalls)
+    hangs[target.name] = hangs.get(target.name, 0) + 1 if run.hung else 0
+    return run
+
+
+def representative(runs: list) -> list:
+    """One run per target and point: the completed run with the median tps among its rounds
+    (the first failure when none completed)."""
+    groups = {}
+    for run in runs:
+        key = (run.target, run.protocol, run.clients, run.connect_per_tx)
+        groups.setdefault(key, []).append(run)
+    chosen = []
+    for group in groups.values():
+        done = sorted((r for r in group if r.status == "ok"), key=lambda r: r.tps)
+        chosen.append(done[len(done) // 2] if done else group[0])
+    return chosen
 
 
 def progress_line(run) -> str:
@@ -172,9 +202,13 @@ def idle_phase(targets: list, args, password: str) -> list:
     return points
 
 
-def write_results(out_dir: str, machine: dict, config: dict, runs: list, points: list,
+def write_results(out_dir: str, machine: dict, config: dict, all_runs: list, points: list,
                   micro_records: list) -> None:
+    runs = representative(all_runs)
     report.write_csv(os.path.join(out_dir, "throughput.csv"), [r.row() for r in runs])
+    if len(all_runs) > len(runs):
+        report.write_csv(os.path.join(out_dir, "throughput-rounds.csv"),
+                         [r.row() for r in all_runs])
     report.write_csv(os.path.join(out_dir, "memory.csv"), [p.row() for p in points])
     made = report.charts(out_dir, runs)
     text = report.markdown(machine, config, runs, points, made)

@@ -50,6 +50,7 @@ class Run(TargetColumns):
     syscalls_per_tx: float | None = None
     pgbench_seconds: float = 0.0
     load_before: float | None = None  # 1-minute load average when the run started
+    round: int = 1
     extra: dict = field(default_factory=dict)
 
     def row(self) -> dict:
