@@ -201,6 +201,9 @@ void Server::reload() {
         services_->admin.reloaded(nullptr);
         return;
     }
+    for (const auto& key : config::restart_required(*config_, *config)) {
+        log::warn("reload keeps the running value key={} reason=needs_restart", key);
+    }
     log::set_level(config->log.level);
     services_->set_runtime(runtime);
     services_->pools.apply(*config);

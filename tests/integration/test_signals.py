@@ -100,3 +100,22 @@ def test_idle_clients_are_closed(storegate, registry, signum, timeout_ms):
             conn.execute("SELECT 1")
     finally:
         conn.close()
+
+
+def test_sighup_keeps_the_admin_listener_and_says_so(storegate, registry):
+    instance = storegate({"admin": {"token": "before"}})
+    admin = AdminClient(instance, "before")
+    assert admin.get("/v1/pools")[0] == 200
+    with open(instance.config_path) as current:
+        text = current.read()
+    host, port = instance.admin_address
+    moved = text.replace(f'"{host}:{port}"', f'"{host}:{port + 1}"').replace('"before"',
+                                                                          '"after"')
+    assert moved != text
+    with open(instance.config_path, "w") as out:
+        out.write(moved)
+    instance.reload()
+    wait_for(lambda: "key=admin.listen reason=needs_restart" in instance.log_tail(100),
+             what="the restart notice")
+    assert admin.get("/v1/pools", token="after")[0] == 200
+    assert admin.get("/v1/pools", token="before")[0] == 401
