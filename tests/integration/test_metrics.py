@@ -193,3 +193,21 @@ def test_dashboard_queries_run_on_existing_metrics(admin, prometheus, bench):
         concrete = (expr.replace("$__rate_interval", "1m").replace("$instance", ".*")
                     .replace("$db_key", ".*"))
         assert prometheus.query_status(concrete) == "success", concrete
+
+
+def test_transaction_pooling_reports_idle_and_pinned_clients(storegate, registry):
+    instance = storegate({"pool": {"mode": "transaction"}, "admin": {"token": "metrics-test"}})
+    admin = AdminClient(instance, "metrics-test")
+    with psycopg.connect(instance.dsn("alpha", password=registry.passwords["app"]),
+                         autocommit=True) as conn:
+        conn.execute("SELECT 1")
+        wait_for(lambda: counter(admin, "storegate_client_connections", {"state": "idle"}) == 1,
+                 what="the client to be idle between transactions")
+        assert counter(admin, "storegate_client_pinned", {"reason": "listen"}) == 0
+        conn.execute("LISTEN storegate_metrics_test")
+        wait_for(lambda: counter(admin, "storegate_client_pinned", {"reason": "listen"}) == 1,
+                 what="the LISTEN pin")
+        pools = {row["database"]: row for row in admin.ok("GET", "/v1/pools")["pools"]}
+        assert pools["shared1"]["pool_mode"] == "transaction"
+    wait_for(lambda: counter(admin, "storegate_client_pinned", {"reason": "listen"}) == 0,
+             what="the pin to go with the client")
