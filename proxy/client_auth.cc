@@ -7,6 +7,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "protocol/md5_auth.h"
+#include "proxy/tls_context.h"
 
 namespace storegate::proxy {
 
@@ -36,6 +37,9 @@ awaitable<AuthOutcome> ClientAuthenticator::run(ClientStream& client, ByteBuffer
     if (type_ == config::AuthType::kTrust) {
         protocol::append_auth_ok(out);
         co_return AuthOutcome{true, false, ""};
+    }
+    if (type_ == config::AuthType::kCert) {
+        co_return co_await certificate(client, user, out);
     }
     const Credential* cred = users_ != nullptr ? users_->find(user) : nullptr;
     // As in PostgreSQL: md5 configured but a SCRAM verifier stored means SCRAM; an md5 hash
@@ -68,14 +72,20 @@ awaitable<bool> ClientAuthenticator::read_password_message(ClientStream& client,
     co_return true;
 }
 
+// Over TLS both mechanisms are offered, SCRAM-SHA-256-PLUS first; PLUS binds the exchange to
+// the TLS connection with tls-server-end-point (protocol docs, "SCRAM-SHA-256 Authentication").
 awaitable<AuthOutcome> ClientAuthenticator::scram(ClientStream& client, ByteBuffer& in,
                                                   const std::string& user, const Credential* cred,
                                                   std::string& out) {
     bool known = cred != nullptr && cred->verifier.has_value();
-    protocol::scram::ServerExchange exchange(known ? *cred->verifier : mock_verifier(user),
-                                             protocol::scram::random_nonce());
+    std::string end_point = client.encrypted() ? server_end_point(client.tls_handle()) : "";
+    std::vector<std::string> mechanisms;
+    if (!end_point.empty()) {
+        mechanisms.emplace_back(protocol::scram::kMechanismPlus);
+    }
+    mechanisms.emplace_back(protocol::scram::kMechanism);
     std::string msg;
-    protocol::append_auth_sasl(msg, {std::string(protocol::scram::kMechanism)});
+    protocol::append_auth_sasl(msg, mechanisms);
     if (co_await client.write(asio::buffer(msg))) {
         co_return AuthOutcome{false, true, "client_closed"};
     }
@@ -86,14 +96,26 @@ awaitable<AuthOutcome> ClientAuthenticator::scram(ClientStream& client, ByteBuff
         co_return AuthOutcome{false, false, "malformed_auth_read"};
     }
     if (!protocol::parse_sasl_initial_response(body, mechanism, data) ||
-        mechanism != protocol::scram::kMechanism) {
+        (mechanism != protocol::scram::kMechanism &&
+         (end_point.empty() || mechanism != protocol::scram::kMechanismPlus))) {
         co_return AuthOutcome{false, false, "malformed_auth"};
     }
+    bool plus = mechanism == protocol::scram::kMechanismPlus;
+    protocol::scram::ServerExchange exchange(known ? *cred->verifier : mock_verifier(user),
+                                             protocol::scram::random_nonce(),
+                                             plus ? end_point : std::string(), !end_point.empty());
+    co_return co_await scram_rounds(client, in, exchange, known, data, out);
+}
+
+awaitable<AuthOutcome> ClientAuthenticator::scram_rounds(ClientStream& client, ByteBuffer& in,
+                                                         protocol::scram::ServerExchange& exchange,
+                                                         bool known, std::string_view first,
+                                                         std::string& out) {
     std::string server_first;
-    if (exchange.client_first(data, server_first) != protocol::scram::Status::kOk) {
+    if (exchange.client_first(first, server_first) != protocol::scram::Status::kOk) {
         co_return AuthOutcome{false, false, "malformed_scram_first"};
     }
-    msg.clear();
+    std::string msg;
     protocol::append_auth_sasl_continue(msg, server_first);
     if (co_await client.write(asio::buffer(msg))) {
         co_return AuthOutcome{false, true, "client_closed"};
@@ -108,6 +130,22 @@ awaitable<AuthOutcome> ClientAuthenticator::scram(ClientStream& client, ByteBuff
         co_return AuthOutcome{false, false, known ? "wrong_password" : "unknown_user"};
     }
     protocol::append_auth_sasl_final(out, server_final);
+    protocol::append_auth_ok(out);
+    co_return AuthOutcome{true, false, ""};
+}
+
+// auth.type = cert: the verified client certificate's Common Name must be the user named in
+// the startup packet, as PostgreSQL's "cert" method requires without a user name map.
+awaitable<AuthOutcome> ClientAuthenticator::certificate(ClientStream& client,
+                                                        const std::string& user, std::string& out) {
+    SSL* ssl = client.tls_handle();
+    std::string name = ssl != nullptr ? peer_common_name(ssl) : std::string();
+    if (name.empty()) {
+        co_return AuthOutcome{false, false, "no_client_certificate"};
+    }
+    if (name != user) {
+        co_return AuthOutcome{false, false, "certificate_user_mismatch"};
+    }
     protocol::append_auth_ok(out);
     co_return AuthOutcome{true, false, ""};
 }

@@ -29,6 +29,11 @@ class ClientAuthenticator {
   private:
     awaitable<AuthOutcome> scram(ClientStream& client, ByteBuffer& in, const std::string& user,
                                  const Credential* cred, std::string& out);
+    awaitable<AuthOutcome> scram_rounds(ClientStream& client, ByteBuffer& in,
+                                        protocol::scram::ServerExchange& exchange, bool known,
+                                        std::string_view first, std::string& out);
+    awaitable<AuthOutcome> certificate(ClientStream& client, const std::string& user,
+                                       std::string& out);
     awaitable<AuthOutcome> md5(ClientStream& client, ByteBuffer& in, const std::string& user,
                                const Credential* cred, std::string& out);
     awaitable<bool> read_password_message(ClientStream& client, ByteBuffer& in, std::string& body);

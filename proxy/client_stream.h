@@ -3,31 +3,53 @@
 // Owned by the session's thread.
 #pragma once
 
+#include <memory>
 #include <tuple>
 #include <vector>
 
 #include "protocol/frame.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/net.h"
+#include "proxy/tls_context.h"
 
 namespace storegate::proxy {
 
 class ClientStream {
   public:
     explicit ClientStream(Socket socket) : socket_(std::move(socket)) {}
+    ClientStream(const ClientStream&) = delete;  // the TLS layer refers to socket_
+    ClientStream& operator=(const ClientStream&) = delete;
 
     awaitable<std::tuple<error_code, size_t>> read_some(asio::mutable_buffer buffer) {
+        if (tls_) {
+            co_return co_await tls_->async_read_some(buffer, nothrow);
+        }
         co_return co_await socket_.async_read_some(buffer, nothrow);
     }
     awaitable<error_code> write(asio::const_buffer buffer) {
-        auto [ec, n] = co_await asio::async_write(socket_, buffer, nothrow);
+        auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buffer, nothrow)
+                            : co_await asio::async_write(socket_, buffer, nothrow);
         co_return ec;
     }
     awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers) {
-        auto [ec, n] = co_await asio::async_write(socket_, buffers, nothrow);
+        auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buffers, nothrow)
+                            : co_await asio::async_write(socket_, buffers, nothrow);
         co_return ec;
     }
+    // Runs the server side of a TLS handshake; from then on every read and write is encrypted.
+    // The context is held for the session's life, so a reload cannot pull it away.
+    awaitable<error_code> start_tls(std::shared_ptr<ssl::context> context) {
+        context_ = std::move(context);
+        tls_ = std::make_unique<ssl::stream<Socket&>>(socket_, *context_);
+        auto [ec] = co_await tls_->async_handshake(ssl::stream_base::server, nothrow);
+        co_return ec;
+    }
+    bool encrypted() const { return tls_ != nullptr; }
+    // The OpenSSL connection, null before start_tls.
+    SSL* tls_handle() { return tls_ ? tls_->native_handle() : nullptr; }
     void close() {
+        // No TLS close_notify: the peer learns of the end from the TCP close, as with
+        // PostgreSQL, and a client that stopped reading cannot stall the close.
         error_code ignored;
         socket_.shutdown(Socket::shutdown_both, ignored);
         socket_.close(ignored);
@@ -37,6 +59,8 @@ class ClientStream {
 
   private:
     Socket socket_;
+    std::shared_ptr<ssl::context> context_;
+    std::unique_ptr<ssl::stream<Socket&>> tls_;
 };
 
 // Reads until one whole typed message is in `buf` (after dropping the `consumed` bytes of the

@@ -28,6 +28,13 @@ std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config
             return nullptr;
         }
     }
+    std::string tls_error;
+    runtime->client_tls = make_client_tls(config->tls, tls_error);
+    runtime->backend_tls = make_backend_tls(config->tls, tls_error);
+    if (!tls_error.empty()) {
+        errors.push_back(tls_error);
+        return nullptr;
+    }
     runtime->config = config;
     runtime->users = users;
     runtime->auth = std::make_shared<ClientAuthenticator>(config->auth.type, users.get(),

@@ -10,6 +10,7 @@
 #include "proxy/admin_control.h"
 #include "proxy/cancel_registry.h"
 #include "proxy/client_auth.h"
+#include "proxy/client_limits.h"
 #include "proxy/metrics.h"
 #include "proxy/pool_manager.h"
 #include "proxy/session_registry.h"
@@ -26,6 +27,8 @@ struct Runtime {
     std::shared_ptr<const config::Config> config;
     std::shared_ptr<const UsersFile> users;
     std::shared_ptr<ClientAuthenticator> auth;
+    std::shared_ptr<ssl::context> client_tls;  // null when [tls] has no certificate
+    BackendTls backend_tls;
 };
 
 struct Worker {
@@ -48,6 +51,7 @@ class Services {
     PoolManager pools;
     CancelRegistry cancels;
     SessionRegistry sessions;
+    ClientLimits limits;
     // Live retargeting: per-store transactions in flight and the routing generation.
     StoreControl store_control{routing};
     Metrics metrics{routing, pools, sessions};

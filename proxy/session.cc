@@ -6,6 +6,7 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/admin_console.h"
+#include "proxy/client_tls.h"
 #include "proxy/cancel_forward.h"
 
 namespace storegate::proxy {
@@ -70,6 +71,9 @@ awaitable<void> Session::run() {
     const auto& cfg = *runtime_->config;
     Watchdog deadline(client_.executor(), client_.socket());
     deadline.arm(cfg.server.startup_timeout);
+    // Counted from accept so a flood of idle connections hits the limit; a refused one still
+    // gets its startup read so the refusal reaches the client as an ErrorResponse.
+    auto slot = services_.limits.admit(client_address(client_.socket()), cfg.server);
     protocol::StartupPacket packet;
     auto opening = co_await read_startup(packet);
     if (opening == Opening::kCancel) {
@@ -79,7 +83,17 @@ awaitable<void> Session::run() {
     if (opening == Opening::kClosed) {
         co_return;
     }
-    request_ = parse_route_request(packet, cfg.routing, "");
+    if (!slot->admitted()) {
+        auto error = fatal_error("53300", "sorry, too many clients already");
+        co_await fail(error, "too_many_clients");
+        co_return;
+    }
+    if (cfg.tls.client_mode == config::TlsClientMode::kRequire && !client_.encrypted()) {
+        auto error = fatal_error("28000", "storegate accepts only TLS connections");
+        co_await fail(error, "tls_required");
+        co_return;
+    }
+    request_ = parse_route_request(packet, cfg.routing, client_server_name(client_));
     probe_.logged_in(request_);
     std::string greeting;
     if (!co_await authenticate(greeting)) {
@@ -138,6 +152,12 @@ awaitable<void> Session::run() {
 }
 
 awaitable<Session::Opening> Session::read_startup(protocol::StartupPacket& packet) {
+    auto direct = co_await accept_direct_tls(client_, runtime_->client_tls,
+                                             runtime_->config->tls.client_mode);
+    if (direct == TlsOpening::kFailed) {
+        client_.close();
+        co_return Opening::kClosed;
+    }
     for (;;) {
         size_t consumed = 0;
         auto status = protocol::decode_startup(client_in_.bytes(), packet, consumed);
@@ -168,13 +188,19 @@ awaitable<Session::Opening> Session::read_startup(protocol::StartupPacket& packe
         if (packet.kind == protocol::StartupKind::kStartup) {
             co_return Opening::kStartup;
         }
-        // SSLRequest or GSSENCRequest: refused with 'N'; the client goes on in plain text.
-        static const char kNo = 'N';
-        bool refused = !client_in_.empty();
-        if (!refused) {
-            refused = static_cast<bool>(co_await client_.write(asio::buffer(&kNo, 1)));
+        // SSLRequest: 'S' and a handshake when TLS is on. GSSENCRequest: 'N' (no GSSAPI).
+        auto tls = runtime_->client_tls;
+        if (packet.kind == protocol::StartupKind::kGssEnc) {
+            tls = nullptr;
         }
-        if (refused) {
+        bool buffered = !client_in_.empty();
+        auto answered =
+            co_await answer_ssl_request(client_, tls, runtime_->config->tls.client_mode, buffered);
+        if (answered == TlsOpening::kFailed && !buffered) {
+            client_.close();  // the answer could not be sent, or the handshake failed
+            co_return Opening::kClosed;
+        }
+        if (answered == TlsOpening::kFailed) {
             auto error = fatal_error("08P01", "unexpected data after encryption request");
             co_await fail(error, "bad_startup");
             co_return Opening::kClosed;
@@ -192,10 +218,19 @@ awaitable<void> Session::answer_cancel(const protocol::StartupPacket& packet) {
 }
 
 awaitable<bool> Session::authenticate(std::string& greeting) {
-    auto outcome = co_await runtime_->auth->run(client_, client_in_, request_.role, greeting);
+    auto address = client_address(client_.socket());
+    AuthOutcome outcome{false, false, "throttled"};
+    if (services_.limits.throttled(address)) {
+        // Too many recent failures from this address: a late failure, the password unread.
+        asio::steady_timer pause(client_.executor(), ClientLimits::kPenalty);
+        co_await pause.async_wait(nothrow);
+    } else {
+        outcome = co_await runtime_->auth->run(client_, client_in_, request_.role, greeting);
+    }
     if (outcome.ok) {
         co_return true;
     }
+    services_.limits.auth_failed(address);
     if (outcome.client_gone) {
         client_.close();
         co_return false;
