@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "registry/pg_registry.h"
+#include "registry/rls_policy.h"
 #include "registry/secrets.h"
 
 namespace storegate::registry {
@@ -38,6 +39,24 @@ void add_commands(CLI::App& app, int& exit_code) {
     init_cmd->add_option("--dsn", *dsn, "registry DSN (conninfo or URI), or env:NAME / file:PATH")
         ->required();
     init_cmd->callback([&exit_code, dsn] { exit_code = init(*dsn); });
+    auto* rls_cmd = registry->add_subcommand(
+        "rls", "print a row-level security policy isolating stores in a shared table");
+    auto table = std::make_shared<std::string>();
+    auto column = std::make_shared<std::string>("store_id");
+    rls_cmd->add_option("--table", *table, "table to protect (schema.table or table)")
+        ->required();
+    rls_cmd->add_option("--column", *column, "column holding the store id")
+        ->capture_default_str();
+    rls_cmd->callback([&exit_code, table, column] {
+        auto sql = rls_policy_sql(*table, *column);
+        if (!sql) {
+            std::cerr << "storegate registry rls: invalid --table or --column\n";
+            exit_code = 1;
+            return;
+        }
+        std::cout << *sql;
+        exit_code = 0;
+    });
 }
 
 }  // namespace storegate::registry
