@@ -177,6 +177,11 @@ void Watcher::run() {
 void Watcher::session(PgConn& conn) {
     connected_ = true;
     log::info("registry connected version={}", applied_version());
+    // Register (heartbeat) at once, so fleet-wide commands count this instance from its
+    // first second rather than after the first quiet interval.
+    if (!check_liveness(conn)) {
+        return;
+    }
     auto last_activity = Clock::now();
     while (!stopping_) {
         auto now = Clock::now();
