@@ -10,6 +10,15 @@ void ResponseQueue::push_query(std::optional<Change> change) {
     entries_.push_back(Entry{Expect::kQuery, Action::kForward, false, {}, std::move(change)});
 }
 
+void ResponseQueue::push_sync(std::optional<Change> change) {
+    entries_.push_back(Entry{Expect::kSync, Action::kForward, false, {}, std::move(change)});
+}
+
+void ResponseQueue::push_parse(std::string statement, Action action) {
+    entries_.push_back(
+        Entry{Expect::kParse, action, false, {}, std::nullopt, std::move(statement)});
+}
+
 void ResponseQueue::take_due(std::string& out) {
     while (!entries_.empty() && entries_.front().action == Action::kSynthesize) {
         out += entries_.front().synthetic;
@@ -65,8 +74,13 @@ ResponseQueue::Outcome ResponseQueue::on_server_message(char type, std::string& 
     if (type == 'E') {
         front.failed = true;
         if (!simple && front.expect != Expect::kSync) {
+            outcome.failed_parse = std::move(front.statement);
+            outcome.client_parse = front.action == Action::kForward;
             entries_.pop_front();
             skip_to_sync();
+            if (!entries_.empty()) {
+                entries_.front().failed = true;  // the batch's implicit transaction is undone
+            }
             take_due(after);
             return outcome;
         }
@@ -74,8 +88,8 @@ ResponseQueue::Outcome ResponseQueue::on_server_message(char type, std::string& 
     if (!completes(front, type)) {
         return outcome;
     }
-    if (simple) {
-        outcome.completed_query = true;
+    if (simple || front.expect == Expect::kSync) {
+        outcome.completed_query = simple;
         outcome.query_failed = front.failed;
         outcome.change = std::move(front.change);
     }

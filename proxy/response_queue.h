@@ -37,6 +37,11 @@ class ResponseQueue {
 
     void push(Expect expect, Action action = Action::kForward, std::string synthetic = {});
     void push_query(std::optional<Change> change);
+    // A Sync whose batch executed a SET or RESET (extended protocol): the change counts once the
+    // batch's ReadyForQuery comes without an error before it.
+    void push_sync(std::optional<Change> change);
+    // A Parse of the server-side statement `statement`: if it fails, the server does not have it.
+    void push_parse(std::string statement, Action action);
 
     // Answers that are due now, before any further server message: appended to `out`.
     void take_due(std::string& out);
@@ -44,8 +49,10 @@ class ResponseQueue {
     struct Outcome {
         bool forward = true;
         bool completed_query = false;  // a kQuery/kFunctionCall entry just ended
-        bool query_failed = false;     // ... and saw an ErrorResponse
+        bool query_failed = false;     // ... or a kSync one; and saw an ErrorResponse
         std::optional<Change> change;  // its setting change, if any
+        std::string failed_parse;      // a statement the server refused to prepare
+        bool client_parse = false;     // ... on the client's own Parse, not an injected one
     };
     // Accounts for one server message of `type`; synthetic answers due before it are appended
     // to `before`, and those due right after it to `after`.
@@ -66,6 +73,7 @@ class ResponseQueue {
         bool failed = false;
         std::string synthetic;
         std::optional<Change> change;
+        std::string statement;  // kParse of a named statement
     };
     bool completes(const Entry& entry, char type) const;
     void skip_to_sync();

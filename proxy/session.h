@@ -79,6 +79,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool switch_route(const sql::Inspection& set, std::string& error_code_out,
                       std::string& error_message);
     void apply_change(const ResponseQueue::Change& change, char status);
+    void note_bound_change(std::string_view statement);
+    void forget_statement(const std::string& internal_name, bool client_parse);
     void retarget_settings();
     std::string settings_sync_sql();
     void init_settings();
@@ -121,6 +123,11 @@ class Session : public std::enable_shared_from_this<Session> {
     char client_status_ = 'I';
     bool unsynced_ = false;      // extended-protocol messages sent since the last Sync
     bool skip_to_sync_ = false;  // a locally raised error: drop messages up to Sync
+    // SET/RESET through the extended protocol: the change each statement makes, and the one
+    // the current batch executes, remembered once its Sync comes back clean.
+    std::optional<ResponseQueue::Change> unnamed_change_;
+    std::unordered_map<std::string, ResponseQueue::Change> named_changes_;
+    std::optional<ResponseQueue::Change> batch_change_;
     bool server_pump_running_ = false;
     bool route_changed_ = false;  // the store changed: the next transaction needs a new server
     bool writing_server_ = false;

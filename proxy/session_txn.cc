@@ -2,6 +2,9 @@
 // transaction to the ReadyForQuery that ends it, and everything that must outlive one
 // transaction (settings, prepared statements, the store itself) follows the client from one
 // server connection to the next.
+#include <algorithm>
+#include <cctype>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "common/log.h"
@@ -72,11 +75,30 @@ std::string quote_setting(std::string_view name) {
     }
 }
 
+// The settings change a statement makes, for the client to keep once it has run.
+std::optional<ResponseQueue::Change> setting_change(const sql::Inspection& seen) {
+    if (seen.kind == sql::Kind::kSet) {
+        return ResponseQueue::Change{
+            seen.name, "SET " + quote_setting(seen.name) + " TO " + seen.value, false};
+    }
+    if (seen.kind == sql::Kind::kReset) {
+        return ResponseQueue::Change{seen.name, "", true};
+    }
+    if (seen.kind == sql::Kind::kResetAll || seen.kind == sql::Kind::kDiscardAll) {
+        return ResponseQueue::Change{"", "", true};
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 void Session::init_settings() {
     for (const auto& [name, value] : request_.session_params) {
-        startup_settings_[name] = set_config_sql(name, value);
+        // Setting names are case-insensitive; SET and RESET name them in lower case.
+        std::string key(name);
+        std::transform(key.begin(), key.end(), key.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        startup_settings_[key] = set_config_sql(name, value);
     }
     settings_ = startup_settings_;
     if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {
@@ -117,7 +139,8 @@ awaitable<void> Session::run_transaction_mode() {
     server_pump_done_ = std::make_unique<asio::steady_timer>(client_.executor());
     client_write_gate_ = std::make_unique<asio::steady_timer>(client_.executor());
     init_settings();
-    server_->applied_settings().clear();
+    // attach() applied the client's startup settings; whatever earlier clients of this server
+    // connection set and this client did not stays listed, so the next sync resets it.
     for (const auto& [name, statement] : settings_) {
         server_->applied_settings()[name] = statement;
     }
@@ -212,7 +235,8 @@ awaitable<bool> Session::on_marked(char type, size_t pos, size_t size) {
             unsynced_ = true;
             break;
         case pf::kSync:
-            queue_.push(Expect::kSync);
+            queue_.push_sync(std::move(batch_change_));
+            batch_change_.reset();
             unsynced_ = false;
             break;
         case pf::kFunctionCall:
@@ -361,15 +385,7 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
     if (!ok) {
         co_return false;
     }
-    std::optional<ResponseQueue::Change> change;
-    if (seen.kind == sql::Kind::kSet) {
-        change = ResponseQueue::Change{
-            seen.name, "SET " + quote_setting(seen.name) + " TO " + seen.value, false};
-    } else if (seen.kind == sql::Kind::kReset) {
-        change = ResponseQueue::Change{seen.name, "", true};
-    } else if (seen.kind == sql::Kind::kResetAll || seen.kind == sql::Kind::kDiscardAll) {
-        change = ResponseQueue::Change{"", "", true};
-    }
+    auto change = setting_change(seen);
     if (seen.kind == sql::Kind::kDiscardAll) {
         statements_.clear();
         server_->prepared().clear();
@@ -400,7 +416,13 @@ void Session::apply_change(const ResponseQueue::Change& change, char status) {
         return;
     }
     if (change.reset) {
-        settings_.erase(change.name);
+        // RESET goes back to the value the client started with, as on PostgreSQL.
+        auto startup = startup_settings_.find(change.name);
+        if (startup != startup_settings_.end()) {
+            settings_[change.name] = startup->second;
+        } else {
+            settings_.erase(change.name);
+        }
         applied.erase(change.name);
         server_->settings_dirty =
             server_->settings_dirty || startup_settings_.contains(change.name);
@@ -425,7 +447,7 @@ void Session::ensure_prepared(const Statement& statement, Action action) {
     parse.push_back('\0');
     parse += statement.definition;
     to_server_.add_bytes(parse);
-    queue_.push(Expect::kParse, action);
+    queue_.push_parse(statement.internal_name, action);
     auto evicted = server_->prepared().add(
         statement.internal_name, static_cast<size_t>(runtime_->config->pool.prepared_cache_size));
     if (evicted) {
@@ -468,6 +490,11 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
                     "prepared statement \"" + std::string(parse.name) + "\" already exists", true);
         co_return true;
     }
+    if (parse.name.empty()) {
+        unnamed_change_ = setting_change(seen);
+    } else if (auto change = setting_change(seen)) {
+        named_changes_[std::string(parse.name)] = std::move(*change);
+    }
     bool ok = co_await ensure_server();
     if (!ok) {
         co_return false;
@@ -491,6 +518,23 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
     co_return true;
 }
 
+// A Bind of a statement that sets or resets a setting: its batch changes the client's settings.
+void Session::note_bound_change(std::string_view statement) {
+    if (statement.empty()) {
+        if (unnamed_change_) {
+            batch_change_ = unnamed_change_;
+        }
+        return;
+    }
+    if (named_changes_.empty()) {
+        return;
+    }
+    auto it = named_changes_.find(std::string(statement));
+    if (it != named_changes_.end()) {
+        batch_change_ = it->second;
+    }
+}
+
 awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size_t pos,
                                           size_t size) {
     std::string_view first;
@@ -512,6 +556,7 @@ awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size
     if (type == pf::kClose && kind == 'S' && !name.empty()) {
         // Statements are shared on the server; only the client's own name goes away.
         statements_.erase(std::string(name));
+        named_changes_.erase(std::string(name));
         std::string done;
         protocol::append_close_complete(done);
         answer_locally(std::move(done), true);
@@ -526,6 +571,9 @@ awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size
             co_return true;
         }
         statement = it->second;
+    }
+    if (type == pf::kBind) {
+        note_bound_change(name);
     }
     bool ok = co_await ensure_server();
     if (!ok) {
@@ -683,10 +731,25 @@ void Session::release_server() {
     probe_.released();
 }
 
+// The server refused to prepare a statement: it is not there, and when the Parse was the
+// client's own, its name does not exist either (protocol docs, "Extended Query": a failed
+// Parse creates nothing). A re-prepare for a Bind that fails leaves the client's name alone.
+void Session::forget_statement(const std::string& internal_name, bool client_parse) {
+    server_->prepared().erase(internal_name);
+    if (!client_parse) {
+        return;
+    }
+    std::erase_if(statements_,
+                  [&](const auto& entry) { return entry.second->internal_name == internal_name; });
+}
+
 void Session::on_server_whole(const MessageScanner::Item& item, std::string& before, bool& forward,
                               std::string& after) {
     auto outcome = queue_.on_server_message(item.type, before, after);
     forward = outcome.forward;
+    if (!outcome.failed_parse.empty()) {
+        forget_statement(outcome.failed_parse, outcome.client_parse);
+    }
     if (item.type == pb::kParameterStatus) {
         std::string_view name;
         std::string_view value;

@@ -317,3 +317,25 @@ def test_garbage_after_sync_errors_only_that_client(txn_proxy, registry):
     finally:
         a.close()
         b.close()
+
+
+def test_failed_parse_creates_no_statement(txn_proxy, registry):
+    """A named Parse the server refuses leaves no statement behind: binding the name gives
+    26000, and the same text under another name fails the same way again."""
+    def scenario(c):
+        bad = "SELECT * FROM txn_wire_no_such_table"
+        # Each step waits for the last: storegate learns of the failure from the server's
+        # answer, so a Bind pipelined right behind the failed Parse is a known limitation.
+        steps = [x.parse("s_bad", bad) + x.sync(), x.bind("", "s_bad") + x.execute() + x.sync(),
+                 x.parse("s_bad2", bad) + x.sync(),
+                 x.parse("s_bad", "SELECT 'fine'") + x.bind("", "s_bad") + x.execute() + x.sync()
+                 + x.close("S", "s_bad") + x.sync()]
+        answers = []
+        for step in steps:
+            c.send(step)
+            answers += c.read_until_ready(step.count(x.sync()))
+        return answers
+
+    answers = same_everywhere(txn_proxy, registry, scenario)
+    assert [a[2] for a in answers if a[0] == "E"] == ["42P01", "26000", "42P01"]
+    assert ("D", ("fine",)) in answers
