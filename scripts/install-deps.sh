@@ -14,6 +14,7 @@ packages=(
     clang-format-16
     postgresql-15 postgresql-client-15
     python3 python3-pytest python3-psycopg pgbouncer prometheus
+    openjdk-17-jdk-headless libpostgresql-jdbc-java nodejs
     "$@"
 )
 
