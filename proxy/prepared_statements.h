@@ -2,6 +2,9 @@
 // prepared on whichever server connection runs its next transaction, under an internal name
 // derived from its text and parameter types, so identical statements of different clients
 // share one server-side statement and names can never collide.
+// Limitation: sharing a statement shares PostgreSQL's plan cache for it, so whether an error
+// raised by constant folding in a custom plan comes at Bind or at Execute depends on other
+// clients - matters only for clients that tell the two apart.
 #pragma once
 
 #include <list>

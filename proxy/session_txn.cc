@@ -519,6 +519,8 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
 }
 
 // A Bind of a statement that sets or resets a setting: its batch changes the client's settings.
+// Limitation: only the last SET or RESET of one Sync batch is carried over - matters only for
+// clients that pipeline several of them into one Sync.
 void Session::note_bound_change(std::string_view statement) {
     if (statement.empty()) {
         if (unnamed_change_) {
@@ -734,6 +736,8 @@ void Session::release_server() {
 // The server refused to prepare a statement: it is not there, and when the Parse was the
 // client's own, its name does not exist either (protocol docs, "Extended Query": a failed
 // Parse creates nothing). A re-prepare for a Bind that fails leaves the client's name alone.
+// Limitation: messages pipelined behind the failed Parse were already checked as if it had
+// succeeded - matters only for clients that pipeline past a failing Parse.
 void Session::forget_statement(const std::string& internal_name, bool client_parse) {
     server_->prepared().erase(internal_name);
     if (!client_parse) {
