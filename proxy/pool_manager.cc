@@ -15,6 +15,9 @@ PoolSettings PoolManager::settings_for(const std::string& db_key, const config::
     s.lifetime = config.pool.lifetime;
     s.connect.timeout = config.pool.connect_timeout;
     s.connect.max_message_size = config.server.max_message_size;
+    s.connect.default_sslmode = config.tls.server_sslmode;
+    std::string tls_error;  // a bad tls.server_ca_file is refused with the whole config
+    s.connect.tls = make_backend_tls(config.tls, tls_error);
     return s;
 }
 

@@ -23,7 +23,7 @@ static std::atomic<uint64_t> next_server_id{1};
 
 ServerConn::ServerConn(asio::any_io_executor ex, std::shared_ptr<const registry::Backend> backend,
                        std::string password)
-    : socket_(ex),
+    : stream_(ex),
       backend_(std::move(backend)),
       password_(std::move(password)),
       id_(next_server_id.fetch_add(1, std::memory_order_relaxed)),
@@ -53,6 +53,9 @@ awaitable<bool> ServerConn::connect(const ConnectSettings& settings, protocol::E
     Watchdog watchdog(socket_.get_executor(), socket_);
     watchdog.arm(settings.timeout);
     bool ok = co_await open_socket(error);
+    if (ok) {
+        ok = co_await negotiate_tls(settings, error);
+    }
     if (ok) {
         ok = co_await login(error);
     }
@@ -97,7 +100,7 @@ awaitable<bool> ServerConn::open_socket(protocol::ErrorFields& error) {
 }
 
 awaitable<bool> ServerConn::write_all(const std::string& bytes) {
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), nothrow);
+    auto [ec, n] = co_await stream_.write(asio::buffer(bytes));
     co_return !ec;
 }
 
@@ -118,7 +121,7 @@ awaitable<bool> ServerConn::read_message(char& type, std::string_view& body) {
         }
         auto space = in_.prepare(4096);
         auto [ec, n] =
-            co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+            co_await stream_.read_some(asio::buffer(space.data(), space.size()));
         if (ec) {
             co_return false;
         }
@@ -286,21 +289,11 @@ void ServerConn::set_param(std::string_view name, std::string_view value) {
 }
 
 void ServerConn::rebind(asio::any_io_executor ex) {
-    if (socket_.get_executor() == ex || !socket_.is_open()) {
-        return;
-    }
-    auto protocol = endpoint_.protocol();
-    error_code ec;
-    int fd = socket_.release(ec);
-    if (ec) {
-        socket_ = Socket(ex);
-        return;
-    }
-    socket_ = Socket(ex, protocol, fd);
+    stream_.rebind(std::move(ex), endpoint_.protocol());
 }
 
 bool ServerConn::looks_alive() {
-    if (!socket_.is_open() || in_.size() > consumed_) {
+    if (!socket_.is_open() || in_.size() > consumed_ || stream_.tls_pending()) {
         return false;
     }
     char probe = 0;

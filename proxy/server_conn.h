@@ -13,6 +13,7 @@
 #include "proxy/byte_buffer.h"
 #include "proxy/net.h"
 #include "proxy/prepared_statements.h"
+#include "proxy/server_stream.h"
 #include "registry/model.h"
 
 namespace storegate::proxy {
@@ -20,6 +21,10 @@ namespace storegate::proxy {
 struct ConnectSettings {
     std::chrono::milliseconds timeout{5000};
     uint32_t max_message_size = 64u << 20;
+    // libpq sslmode for db_keys without their own (registry sslmode column), and the contexts
+    // for unverified (prefer, require) and verified (verify-ca, verify-full) TLS.
+    std::string default_sslmode = "disable";
+    BackendTls tls;
 };
 
 struct QueryResult {
@@ -49,6 +54,7 @@ class ServerConn {
     void close();
 
     Socket& socket() { return socket_; }
+    ServerStream& stream() { return stream_; }
     const registry::Backend& backend() const { return *backend_; }
     const std::shared_ptr<const registry::Backend>& backend_ptr() const { return backend_; }
     const std::map<std::string, std::string>& params() const { return params_; }
@@ -74,13 +80,15 @@ class ServerConn {
   private:
     awaitable<bool> open_socket(protocol::ErrorFields& error);
     awaitable<bool> login(protocol::ErrorFields& error);
+    awaitable<bool> negotiate_tls(const ConnectSettings& settings, protocol::ErrorFields& error);
     awaitable<bool> answer_auth(std::string_view body, protocol::ErrorFields& error);
     // Reads one whole message into in_; returns its type and body (valid until the next read).
     awaitable<bool> read_message(char& type, std::string_view& body);
     awaitable<bool> write_all(const std::string& bytes);
     void fail(protocol::ErrorFields& error, std::string message) const;
 
-    Socket socket_;
+    ServerStream stream_;
+    Socket& socket_{stream_.socket()};
     std::shared_ptr<const registry::Backend> backend_;
     std::string password_;
     asio::generic::stream_protocol::endpoint endpoint_;

@@ -334,8 +334,8 @@ awaitable<void> Session::pump_client() {
         }
         if (pos > 0) {
             probe_.client_bytes(pos);
-            auto [wec, wn] = co_await asio::async_write(
-                server_->socket(), asio::buffer(client_in_.data(), pos), nothrow);
+            auto [wec, wn] =
+                co_await server_->stream().write(asio::buffer(client_in_.data(), pos));
             if (wec) {
                 server_lost_ = true;
                 co_return;
@@ -352,8 +352,8 @@ awaitable<void> Session::pump_client() {
 awaitable<void> Session::pump_server() {
     for (;;) {
         auto space = server_in_.prepare(1);
-        auto [ec, n] = co_await server_->socket().async_read_some(
-            asio::buffer(space.data(), space.size()), nothrow);
+        auto [ec, n] =
+            co_await server_->stream().read_some(asio::buffer(space.data(), space.size()));
         if (ec) {
             server_lost_ = ec != asio::error::operation_aborted;
             co_return;

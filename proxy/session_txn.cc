@@ -690,8 +690,7 @@ awaitable<bool> Session::flush_chunk() {
     }
     if (!to_server_.empty() && server_) {
         writing_server_ = true;
-        auto [ec, n] = co_await asio::async_write(server_->socket(),
-                                                  to_server_.buffers(client_in_.data()), nothrow);
+        auto [ec, n] = co_await server_->stream().write(to_server_.buffers(client_in_.data()));
         writing_server_ = false;
         to_server_.clear();
         if (ec) {
@@ -792,8 +791,8 @@ awaitable<void> Session::pump_server_txn() {
             co_return;
         }
         auto space = server_in_.prepare(1);
-        auto [ec, n] = co_await server_->socket().async_read_some(
-            asio::buffer(space.data(), space.size()), nothrow);
+        auto [ec, n] =
+            co_await server_->stream().read_some(asio::buffer(space.data(), space.size()));
         if (ec == asio::error::operation_aborted && !client_done_) {
             continue;
         }
