@@ -4,6 +4,8 @@
 # failed, after a summary. Every server the integration tests start is stopped on exit.
 #   BUILD_DIR, BUILD_TYPE, SANITIZE: as for scripts/build.sh
 #   PYTEST_ARGS: extra pytest arguments (e.g. "-k routing -x")
+#   FUZZ_SECONDS: run time of each libFuzzer target (default 20; 0 skips the fuzz step)
+#   SANITIZED=0: skip the ASan+UBSan build and its unit and integration tests
 # shellcheck disable=SC2317  # steps are called indirectly through run_step
 set -euo pipefail
 
@@ -54,6 +56,48 @@ format_check() {
 
 unit_tests() {
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2
+}
+
+# The libFuzzer targets (clang, with ASan and UBSan) from their seed corpora, copied so the
+# run does not grow the committed corpus; any crash, leak or timeout fails the step.
+fuzz_run() {
+    local seconds="${FUZZ_SECONDS:-20}" dir="${FUZZ_BUILD_DIR:-build-fuzz}" target work
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTOREGATE_FUZZ=ON \
+        -DSTOREGATE_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null
+    cmake --build "$dir" -j 2 --target frame_fuzz startup_fuzz scram_fuzz
+    for target in frame startup scram; do
+        work="$(mktemp -d)"
+        cp -r "tests/fuzz/corpus/$target/." "$work/"
+        "$dir/tests/fuzz/${target}_fuzz" -max_total_time="$seconds" -timeout=10 \
+            -rss_limit_mb=2048 -print_final_stats=1 "$work" || { rm -rf "$work"; return 1; }
+        rm -rf "$work"
+    done
+}
+
+# Unit tests under ASan+UBSan, then the integration tests most exposed to hostile bytes
+# (startup, TLS, malformed input) against the sanitized binary.
+sanitized_run() {
+    local dir="${SANITIZED_BUILD_DIR:-build-asan}"
+    BUILD_DIR="$dir" BUILD_TYPE=Debug SANITIZE=1 TESTS=1 JOBS=2 scripts/build.sh >/dev/null
+    ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$dir" --output-on-failure -j 2 || return 1
+    local main_test_dir="$test_dir"
+    make_test_dir
+    STOREGATE_TEST_DIR="$test_dir" STOREGATE_BIN="$repo/$dir/storegate" \
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+        timeout --kill-after=60 900 "$python" -m pytest -q -p no:cacheprovider \
+        tests/integration/test_hostile.py tests/integration/test_startup_errors.py \
+        tests/integration/test_tls.py &
+    child=$!
+    local status=0
+    wait "$child" || status=$?
+    child=""
+    local args=("$test_dir")
+    if [ "$status" -eq 0 ]; then
+        args+=(--remove)
+    fi
+    (cd tests/integration && "$python" -m harness.cleanup "${args[@]}") || true
+    test_dir="$main_test_dir"
+    return "$status"
 }
 
 make_test_dir() {
@@ -130,6 +174,12 @@ run_step "format (clang-format-16)" format_check || true
 if [ "$built" -eq 1 ]; then
     run_step "unit tests (ctest)" unit_tests || true
     run_step "integration tests (pytest)" integration_tests || true
+    if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+        run_step "fuzz (libFuzzer, ${FUZZ_SECONDS:-20} s per target)" fuzz_run || true
+    fi
+    if [ "${SANITIZED:-1}" != 0 ]; then
+        run_step "ASan+UBSan unit tests and hostile-input subset" sanitized_run || true
+    fi
 else
     record SKIP "unit tests (build failed)"
     record SKIP "integration tests (build failed)"
