@@ -59,7 +59,11 @@ public final class BatchTxn {
              PreparedStatement count = conn.prepareStatement(
                  "SELECT count(*), coalesce(sum(val), 0) FROM " + table + " WHERE client = ?");
              PreparedStatement pid = conn.prepareStatement(
-                 "SELECT pg_backend_pid(), ?::int * 2")) {
+                 "SELECT pg_backend_pid(), ?::int * 2, current_setting('application_name')");
+             java.sql.Statement plain = conn.createStatement()) {
+            // pgjdbc sends SET through the extended protocol: it must follow this client.
+            String name = "jdbc" + client;
+            plain.execute("SET application_name = '" + name + "'");
             long expected = 0;
             for (int round = 0; round < rounds; round++) {
                 conn.setAutoCommit(false);
@@ -87,6 +91,7 @@ public final class BatchTxn {
                 try (ResultSet rs = pid.executeQuery()) {
                     check(rs.next(), "no pid row");
                     check(rs.getInt(2) == round * 2, "echo " + rs.getInt(2));
+                    check(name.equals(rs.getString(3)), "application_name " + rs.getString(3));
                     pids.add(rs.getInt(1));
                 }
             }
