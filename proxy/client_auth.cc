@@ -42,6 +42,11 @@ awaitable<AuthOutcome> ClientAuthenticator::run(ClientStream& client, ByteBuffer
         co_return co_await certificate(client, user, out);
     }
     const Credential* cred = users_ != nullptr ? users_->find(user) : nullptr;
+    std::optional<Credential> queried;
+    if (cred == nullptr && query_) {
+        queried = co_await query_->lookup(user);
+        cred = queried ? &*queried : nullptr;
+    }
     // As in PostgreSQL: md5 configured but a SCRAM verifier stored means SCRAM; an md5 hash
     // stored means md5 even when SCRAM is configured would fail, so it fails the same way.
     bool use_scram = type_ == config::AuthType::kScramSha256;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "proxy/auth_query.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/client_stream.h"
 #include "proxy/users_file.h"
@@ -21,6 +22,9 @@ struct AuthOutcome {
 class ClientAuthenticator {
   public:
     ClientAuthenticator(config::AuthType type, const UsersFile* users, uint32_t max_message);
+
+    // Users the users file does not know are looked up with auth.auth_query.
+    void set_auth_query(std::shared_ptr<AuthQuery> query) { query_ = std::move(query); }
 
     // Runs the exchange; on success AuthenticationOk has been queued in `out` (not yet sent).
     awaitable<AuthOutcome> run(ClientStream& client, ByteBuffer& in, const std::string& user,
@@ -43,6 +47,7 @@ class ClientAuthenticator {
     const UsersFile* users_;
     uint32_t max_message_;
     std::string mock_secret_;
+    std::shared_ptr<AuthQuery> query_;
 };
 
 }  // namespace storegate::proxy

@@ -39,6 +39,10 @@ std::shared_ptr<const Runtime> make_runtime(std::shared_ptr<const config::Config
     runtime->users = users;
     runtime->auth = std::make_shared<ClientAuthenticator>(config->auth.type, users.get(),
                                                           config->server.max_message_size);
+    if (!config->auth.auth_query.empty()) {
+        runtime->auth->set_auth_query(
+            std::make_shared<AuthQuery>(config->registry.dsn, config->auth.auth_query));
+    }
     return runtime;
 }
 

@@ -80,6 +80,10 @@ UsersFile::LoadResult UsersFile::load(const std::string& path) {
     return result;
 }
 
+Credential credential_from_secret(std::string secret) {
+    return make_credential(std::move(secret));
+}
+
 const Credential* UsersFile::find(const std::string& user) const {
     auto it = users_.find(user);
     return it == users_.end() ? nullptr : &it->second;

@@ -19,6 +19,9 @@ struct Credential {
     std::optional<protocol::scram::Verifier> verifier;  // kScram, or derived from kPlain
 };
 
+// A secret as a users file or auth_query gives it: SCRAM verifier, md5 hash or plain password.
+Credential credential_from_secret(std::string secret);
+
 class UsersFile {
   public:
     struct LoadResult {

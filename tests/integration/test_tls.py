@@ -208,3 +208,24 @@ def test_pgjdbc_over_tls(tls_proxy, registry, ca, run_dir):
                           registry.passwords["app"]], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "store_gamma"
+
+
+def test_auth_query_reads_verifiers_from_the_registry(storegate, registry, ca):
+    from harness import scram
+    reg = registry.clusters["registry"]
+    with reg.connect(registry.registry_db) as conn:
+        conn.execute("DROP TABLE IF EXISTS tls_auth_users")
+        conn.execute("CREATE TABLE tls_auth_users (usename text PRIMARY KEY, passwd text)")
+        conn.execute("INSERT INTO tls_auth_users VALUES ('app', %s)",
+                     (scram.verifier(registry.passwords["app"]),))
+        conn.execute("GRANT SELECT ON tls_auth_users TO sg_registry")
+    query = "SELECT usename, passwd FROM tls_auth_users WHERE usename = $1"
+    instance = storegate(dict(tls_section(ca), auth={"auth_query": query}), users={})
+    dsn = instance.dsn("gamma", password=registry.passwords["app"], sslmode="require",
+                       channel_binding="require")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "store_gamma"
+    for user, password in (("app", "wrong"), ("nobody", "x")):
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(instance.dsn("gamma", user=user, password=password,
+                                         sslmode="require"))
