@@ -141,6 +141,8 @@ awaitable<AuthOutcome> ClientAuthenticator::scram_rounds(ClientStream& client, B
 
 // auth.type = cert: the verified client certificate's Common Name must be the user named in
 // the startup packet, as PostgreSQL's "cert" method requires without a user name map.
+// Limitation: no user name map (pg_ident.conf style) - matters when certificate names and
+// database user names differ.
 awaitable<AuthOutcome> ClientAuthenticator::certificate(ClientStream& client,
                                                         const std::string& user, std::string& out) {
     SSL* ssl = client.tls_handle();

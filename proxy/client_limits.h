@@ -41,6 +41,8 @@ class ClientLimits {
     // is not counted.
     std::unique_ptr<Slot> admit(const std::string& address, const config::ServerConfig& server);
 
+    // Limitation: failures are counted per IP address, fixed at 5 in 10 s - matters behind NAT
+    // or a load balancer, where one client's failures slow every client sharing the address.
     // Failed authentications: after kMaxFailures within kWindow from one address, further
     // attempts are answered late (kPenalty) and failed without looking at the password.
     static constexpr int kMaxFailures = 5;

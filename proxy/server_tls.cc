@@ -13,6 +13,8 @@ awaitable<bool> ServerConn::negotiate_tls(const ConnectSettings& settings,
     const std::string& mode = b.sslmode.empty() ? settings.default_sslmode : b.sslmode;
     bool unix_socket = !b.host.empty() && b.host.front() == '/';
     // "allow" means plain first, and a Unix socket carries no TLS: neither asks for it.
+    // Limitation: sslmode allow never retries with TLS after a plain refusal - matters only
+    // for backends that accept TLS connections only and are configured with allow.
     if (mode.empty() || mode == "disable" || mode == "allow" || unix_socket) {
         co_return true;
     }
