@@ -24,7 +24,7 @@ class Lexer {
   private:
     void skip_space_and_comments();
     bool read_dollar_quote();
-    Token read_quoted(char quote, Token::Type type);
+    Token read_quoted(char quote, Token::Type type, bool backslash = false);
 
     std::string_view s_;
     size_t p_ = 0;
@@ -75,11 +75,17 @@ bool Lexer::read_dollar_quote() {
     return true;
 }
 
-Token Lexer::read_quoted(char quote, Token::Type type) {
+// `backslash`: an E'...' string, where a backslash escapes the next character ("String
+// Constants with C-Style Escapes" in the SQL syntax docs).
+Token Lexer::read_quoted(char quote, Token::Type type, bool backslash) {
     Token t{type, "", p_, p_};
     ++p_;
     while (p_ < s_.size()) {
         char c = s_[p_++];
+        if (backslash && c == '\\' && p_ < s_.size()) {
+            t.text.push_back(s_[p_++]);
+            continue;
+        }
         if (c == quote) {
             if (p_ < s_.size() && s_[p_] == quote) {
                 t.text.push_back(quote);
@@ -126,7 +132,7 @@ std::vector<Token> Lexer::statement(bool& more) {
             t.end = p_;
             if ((t.text == "e" || t.text == "x" || t.text == "b" || t.text == "u&") &&
                 p_ < s_.size() && s_[p_] == '\'') {
-                tokens.push_back(read_quoted('\'', Token::Type::kString));
+                tokens.push_back(read_quoted('\'', Token::Type::kString, t.text == "e"));
                 continue;
             }
             tokens.push_back(std::move(t));

@@ -1,0 +1,147 @@
+#include "proxy/response_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace storegate::proxy {
+namespace {
+
+using Expect = ResponseQueue::Expect;
+using Action = ResponseQueue::Action;
+
+// Feeds server message types in order; returns what the client would see: forwarded server
+// types as single letters and synthetic answers in brackets.
+std::string feed(ResponseQueue& queue, std::string_view types,
+                 std::vector<ResponseQueue::Outcome>* outcomes = nullptr) {
+    std::string seen;
+    for (char type : types) {
+        std::string before;
+        std::string after;
+        auto outcome = queue.on_server_message(type, before, after);
+        if (!before.empty()) {
+            seen += "[" + before + "]";
+        }
+        if (outcome.forward) {
+            seen.push_back(type);
+        }
+        if (!after.empty()) {
+            seen += "[" + after + "]";
+        }
+        if (outcomes) {
+            outcomes->push_back(std::move(outcome));
+        }
+    }
+    return seen;
+}
+
+TEST(ResponseQueue, SyntheticAnswersKeepTheirPlace) {
+    ResponseQueue q;
+    q.push(Expect::kParse, Action::kSynthesize, "1");  // statement already on the server
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push(Expect::kClose, Action::kSynthesize, "3");
+    q.push(Expect::kSync);
+    std::string due;
+    q.take_due(due);
+    EXPECT_EQ(due, "1");
+    EXPECT_EQ(feed(q, "2DCZ"), "2DC[3]Z");
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, InjectedParseIsSwallowedButItsErrorIsNot) {
+    ResponseQueue q;
+    q.push(Expect::kParse, Action::kSwallow);
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push(Expect::kSync);
+    EXPECT_EQ(feed(q, "12DCZ"), "2DCZ");
+    q.push(Expect::kParse, Action::kSwallow);
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push(Expect::kSync);
+    EXPECT_EQ(feed(q, "EZ"), "EZ");  // the rest of the batch is skipped by the server too
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, ErrorSkipsSyntheticAnswersUpToSync) {
+    ResponseQueue q;
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push(Expect::kClose, Action::kSynthesize, "3");
+    q.push(Expect::kSync);
+    q.push(Expect::kParse, Action::kSynthesize, "1");
+    q.push(Expect::kSync);
+    EXPECT_EQ(feed(q, "2EZ"), "2EZ[1]");
+    EXPECT_EQ(feed(q, "Z"), "Z");
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, SettingsSyncIsSwallowedWholeEvenOnError) {
+    ResponseQueue q;
+    q.push(Expect::kQuery, Action::kSwallow);
+    q.push_query(std::nullopt);
+    EXPECT_EQ(feed(q, "CEZTDCZ"), "TDCZ");
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, QueryChangeIsReportedWithItsFailure) {
+    ResponseQueue q;
+    q.push_query(ResponseQueue::Change{"work_mem", "SET work_mem TO '1MB'", false});
+    q.push_query(ResponseQueue::Change{"", "", true});
+    std::vector<ResponseQueue::Outcome> out;
+    EXPECT_EQ(feed(q, "CZEZ", &out), "CZEZ");
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_TRUE(out[1].completed_query);
+    EXPECT_FALSE(out[1].query_failed);
+    ASSERT_TRUE(out[1].change);
+    EXPECT_EQ(out[1].change->name, "work_mem");
+    EXPECT_TRUE(out[3].query_failed);
+    ASSERT_TRUE(out[3].change);
+    EXPECT_TRUE(out[3].change->reset);
+}
+
+TEST(ResponseQueue, ExtendedSetCountsOnlyWhenItsBatchSucceeds) {
+    ResponseQueue q;
+    q.push(Expect::kParse);
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push_sync(ResponseQueue::Change{"search_path", "SET search_path TO x", false});
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push_sync(ResponseQueue::Change{"search_path", "SET search_path TO y", false});
+    std::vector<ResponseQueue::Outcome> out;
+    EXPECT_EQ(feed(q, "12CZ2EZ", &out), "12CZ2EZ");
+    ASSERT_TRUE(out[3].change);
+    EXPECT_FALSE(out[3].query_failed);
+    EXPECT_FALSE(out[3].completed_query);
+    ASSERT_TRUE(out[6].change);
+    EXPECT_TRUE(out[6].query_failed);
+}
+
+TEST(ResponseQueue, AsyncMessagesAndSuspendedPortals) {
+    ResponseQueue q;
+    q.push(Expect::kExecute);
+    q.push(Expect::kExecute);
+    q.push(Expect::kSync);
+    EXPECT_EQ(feed(q, "NDDsSADCZ"), "NDDsSADCZ");
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, DescribeEndsWithRowDescriptionOrNoData) {
+    ResponseQueue q;
+    q.push(Expect::kDescribeStatement);
+    q.push(Expect::kDescribePortal);
+    q.push(Expect::kSync);
+    EXPECT_EQ(feed(q, "tTnZ"), "tTnZ");
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, UnexpectedServerMessagesDoNotBreakAnEmptyQueue) {
+    ResponseQueue q;
+    EXPECT_EQ(feed(q, "ZEC"), "ZEC");
+    EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace storegate::proxy
