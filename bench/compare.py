@@ -166,7 +166,7 @@ def one_run(target, point: tuple, args, workdir: str, password: str, count_sysca
 
 def representative(runs: list) -> list:
     """One run per target and point: the completed run with the median tps among its rounds
-    (the first failure when none completed)."""
+    (the upper of the middle two for an even count; the first failure when none completed)."""
     groups = {}
     for run in runs:
         key = (run.target, run.protocol, run.clients, run.connect_per_tx)
