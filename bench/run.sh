@@ -2,11 +2,12 @@
 # Benchmarks storegate side by side with PgBouncer, HAProxy (plain TCP relay) and direct
 # connections in front of a throwaway PostgreSQL 15, then runs the micro-benchmarks.
 #
-#   bench/run.sh                  full run (about 12 minutes on 2 cores); the report is also
-#                                 copied to docs/benchmarks/
+#   bench/run.sh                  full run (about 15 minutes on 2 cores, plus the build); the
+#                                 report is also copied to docs/benchmarks/
 #   bench/run.sh --quick          smoke run: one protocol, two client counts
 #   BENCH_SECONDS=30 bench/run.sh longer points (pgbench -T; default 5)
-#   STOREGATE_BIN=path            benchmark this binary instead of building one
+#   STOREGATE_BIN=path            benchmark this binary instead of building one (the
+#                                 micro-benchmarks then do not run)
 #   BUILD_DIR (default build-bench), JOBS (default 2): the Release build made otherwise
 # Results: bench/results/<timestamp>/ (README.md, CSV, PNG charts, logs). More options:
 # bench/compare.py --help (arguments after run.sh are passed on).
