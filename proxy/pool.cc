@@ -230,6 +230,13 @@ void Pool::close_idle() {
     stats_.total -= static_cast<int>(stale.size());
 }
 
+void Pool::shut_down() {
+    close_idle();
+    std::deque<std::shared_ptr<Waiter>> waiters;
+    std::lock_guard lock(mutex_);
+    waiters.swap(waiters_);
+}
+
 void Pool::update_settings(const PoolSettings& settings) {
     std::lock_guard lock(mutex_);
     settings_ = settings;

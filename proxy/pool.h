@@ -58,6 +58,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     void sweep();
     // Closes every idle connection (backend row changed or pool evicted).
     void close_idle();
+    // At process exit, before the workers' io_contexts go: closes the idle connections and
+    // forgets the queued clients, whose sockets and timers belong to those io_contexts.
+    void shut_down();
     void update_settings(const PoolSettings& settings);
 
     const std::string& db_key() const { return db_key_; }

@@ -76,9 +76,16 @@ Server::~Server() {
     }
     // Sessions still open at exit live in handlers queued on the workers' io_contexts and
     // use the services: destroy them first, once no blocking job can post to them any more.
+    // The I/O objects held here and in the pools go before the io_contexts they belong to.
     if (services_) {
         services_->blocking.join();
+        for (const auto& pool : services_->pools.all()) {
+            pool->shut_down();
+        }
     }
+    signals_.reset();
+    acceptors_.clear();
+    guards_.clear();
     workers_.clear();
 }
 
@@ -104,6 +111,10 @@ bool Server::load_registry() {
     options.admin_address = config_->admin.listen;
     services_->watcher = std::make_unique<registry::Watcher>(services_->routing, options);
     services_->watcher->start();
+    QuiesceOptions quiesce{config_->registry.dsn, services_->instance_id,
+                           services_->cancels.instance_tag()};
+    quiesce_ = std::make_unique<QuiesceReporter>(services_->store_control, std::move(quiesce));
+    quiesce_->start();
     // Start serving even when the registry is down: clients of stores it has not seen get
     // 3D000 until it answers, and /readyz says not ready meanwhile.
     if (!services_->watcher->wait_loaded(std::chrono::seconds(10))) {
@@ -111,10 +122,6 @@ bool Server::load_registry() {
                   registry::redact_dsn(config_->registry.dsn));
         return true;
     }
-    QuiesceOptions quiesce{config_->registry.dsn, services_->instance_id,
-                           services_->cancels.instance_tag()};
-    quiesce_ = std::make_unique<QuiesceReporter>(services_->store_control, std::move(quiesce));
-    quiesce_->start();
     log::info("registry loaded source=postgresql stores={} version={}",
               services_->routing.store_count(), services_->watcher->applied_version());
     return true;
@@ -301,8 +308,8 @@ int Server::run() {
     if (services_->instance_id.empty()) {
         char host[256] = {0};
         gethostname(host, sizeof(host) - 1);
-        services_->instance_id = std::string(host) + ":" + std::to_string(getpid()) + ":" +
-                                 config_->server.listen;
+        services_->instance_id =
+            std::string(host) + ":" + std::to_string(getpid()) + ":" + config_->server.listen;
     }
     admin_http_ = start_admin(*services_, *config_, workers_.front()->io.get_executor(), [this] {
         auto before = config_;

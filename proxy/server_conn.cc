@@ -120,8 +120,7 @@ awaitable<bool> ServerConn::read_message(char& type, std::string_view& body) {
             co_return false;
         }
         auto space = in_.prepare(4096);
-        auto [ec, n] =
-            co_await stream_.read_some(asio::buffer(space.data(), space.size()));
+        auto [ec, n] = co_await stream_.read_some(asio::buffer(space.data(), space.size()));
         if (ec) {
             co_return false;
         }

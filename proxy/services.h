@@ -14,9 +14,9 @@
 #include "proxy/metrics.h"
 #include "proxy/pool_manager.h"
 #include "proxy/session_registry.h"
-#include "proxy/users_file.h"
 #include "proxy/store_control.h"
 #include "proxy/tls_context.h"
+#include "proxy/users_file.h"
 #include "registry/routing_table.h"
 #include "registry/watcher.h"
 
@@ -48,12 +48,12 @@ class Services {
     uint64_t next_session_id() { return next_session_id_.fetch_add(1, std::memory_order_relaxed); }
 
     registry::RoutingTable routing;
+    // Live retargeting: per-store transactions in flight and the routing generation.
+    StoreControl store_control{routing};
     PoolManager pools;
     CancelRegistry cancels;
     SessionRegistry sessions;
     ClientLimits limits;
-    // Live retargeting: per-store transactions in flight and the routing generation.
-    StoreControl store_control{routing};
     Metrics metrics{routing, pools, sessions};
     std::string instance_id;  // this process among the fleet (storegate_instances.id)
     // Set when the registry is PostgreSQL; null with a file registry.

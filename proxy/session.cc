@@ -6,8 +6,8 @@
 #include "protocol/backend.h"
 #include "protocol/frontend.h"
 #include "proxy/admin_console.h"
-#include "proxy/client_tls.h"
 #include "proxy/cancel_forward.h"
+#include "proxy/client_tls.h"
 
 namespace storegate::proxy {
 
@@ -104,6 +104,7 @@ awaitable<void> Session::run() {
         co_await run_console(services_, client_, client_in_, probe_, greeting);
         co_return;
     }
+    route_generation_ = services_.store_control.generation();
     auto refused = resolve_route(request_, cfg.routing, services_.routing, route_);
     if (refused && refused->code == "3D000" && request_.kind == TargetKind::kStore &&
         services_.watcher) {
@@ -118,12 +119,21 @@ awaitable<void> Session::run() {
     }
     probe_.routed(request_, route_, refused ? &*refused : nullptr);
     if (refused) {
-    route_generation_ = services_.store_control.generation();
         protocol::ErrorFields error = *refused;
         co_await fail(error, error.code == "3D000" ? "unknown_store" : "no_route", greeting);
         co_return;
     }
     deadline.disarm();
+    // A paused store takes no new sessions; a session is not a transaction, so it is not
+    // counted in flight once admitted.
+    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
+                                     cfg.retarget.pause_timeout, gate_error_);
+    activity_.leave();
+    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
+        gate_error_.severity = "FATAL";
+        co_await fail(gate_error_, "store_paused", greeting);
+        co_return;
+    }
     if (!co_await attach(greeting)) {
         co_return;
     }
@@ -138,16 +148,6 @@ awaitable<void> Session::run() {
         co_await relay();
     }
     co_await detach();
-    // A paused store takes no new sessions; a session is not a transaction, so it is not
-    // counted in flight once admitted.
-    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
-                                     cfg.retarget.pause_timeout, gate_error_);
-    activity_.leave();
-    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
-        gate_error_.severity = "FATAL";
-        co_await fail(gate_error_, "store_paused", greeting);
-        co_return;
-    }
     log::info("client disconnected {}", log_fields());
 }
 
@@ -214,6 +214,8 @@ awaitable<void> Session::answer_cancel(const protocol::StartupPacket& packet) {
     if (target) {
         log::info("cancel forwarded session={} client={} backend_pid={}", id_, peer_, target->pid);
         co_await send_cancel(*target);
+    } else {
+        co_await forward_cancel(services_, packet.cancel_pid, packet.cancel_secret);
     }
 }
 
@@ -249,8 +251,6 @@ std::vector<std::pair<std::string, std::string>> Session::server_session_params(
     auto params = request_.session_params;
     if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {
         params.emplace_back("storegate.store_id", route_.store->id.to_string());
-    } else {
-        co_await forward_cancel(services_, packet.cancel_pid, packet.cancel_secret);
     }
     return params;
 }
@@ -334,8 +334,7 @@ awaitable<void> Session::pump_client() {
         }
         if (pos > 0) {
             probe_.client_bytes(pos);
-            auto [wec, wn] =
-                co_await server_->stream().write(asio::buffer(client_in_.data(), pos));
+            auto [wec, wn] = co_await server_->stream().write(asio::buffer(client_in_.data(), pos));
             if (wec) {
                 server_lost_ = true;
                 co_return;
@@ -410,14 +409,15 @@ void Session::use_transaction_scanners() {
     for (char t : {pf::kExecute, pf::kSync, pf::kFlush, pf::kFunctionCall}) {
         client_scan_.mark(t, true);
     }
-    for (char t : {'Z', 'S', 'E', '1', '2', '3', 'C', 'T', 'n', 't', 'I', 's', 'G', 'H', 'W', 'V',
-                   'c'}) {
+    for (char t :
+         {'Z', 'S', 'E', '1', '2', '3', 'C', 'T', 'n', 't', 'I', 's', 'G', 'H', 'W', 'V', 'c'}) {
         server_scan_.want_whole(t, true);
     }
 }
 
 awaitable<void> Session::detach() {
     cancel_target_->clear();
+    server_lost_ = server_lost_ || store_moved_;  // the relay was cut mid-stream: close it
     if (server_) {
         co_await return_server();
     }
@@ -456,9 +456,8 @@ awaitable<void> Session::return_server() {
         server_->applied_settings().clear();
     }
     pool_->release(std::move(server_), reusable, worker_.index);
-    server_lost_ = server_lost_ || store_moved_;  // the relay was cut mid-stream: close it
+    activity_.leave();
     probe_.released();
 }
 
 }  // namespace storegate::proxy
-    activity_.leave();

@@ -3,6 +3,7 @@
 // Everything a session does to its client and its server happens on that thread.
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,6 +59,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Transaction pooling (session_txn.cc): the server connection is held from a client's
     // first message of a transaction to the ReadyForQuery that ends it.
     awaitable<void> run_transaction_mode();
+    awaitable<std::tuple<error_code, size_t>> read_client_chunk();
     awaitable<bool> scan_client_chunk(size_t& pos, bool& terminate);
     awaitable<bool> on_client_message(const MessageScanner::Item& item, size_t pos);
     awaitable<bool> on_query(std::string_view body, size_t pos, size_t size);
@@ -112,8 +114,9 @@ class Session : public std::enable_shared_from_this<Session> {
     bool transaction_mode_ = false;
     ResponseQueue queue_;
     Outbound to_server_;
-    Outbound to_client_;    // built by the server pump
-    Outbound local_reply_;  // answers the client pump gives itself
+    Outbound to_client_;  // built by the server pump
+    std::array<uint8_t, 256> idle_read_{};
+    Outbound local_reply_;        // answers the client pump gives itself
     uint64_t write_tickets_ = 0;  // client writes run in the order they were asked for
     uint64_t write_serving_ = 0;
     std::map<std::string, std::string> settings_;  // name -> SQL that applies it
@@ -130,16 +133,16 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<ResponseQueue::Change> batch_change_;
     bool server_pump_running_ = false;
     bool route_changed_ = false;  // the store changed: the next transaction needs a new server
-    bool writing_server_ = false;
-    std::unique_ptr<asio::steady_timer> server_pump_done_;
-    std::unique_ptr<asio::steady_timer> client_write_gate_;
-    SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_
-};
-
     // Live retargeting (store_control.h): the store counted in flight while a server is held,
     // the table generation route_ was last read at, and a drained session-mode client.
     StoreActivity activity_{services_.store_control};
     uint64_t route_generation_ = 0;
     bool store_moved_ = false;
     protocol::ErrorFields gate_error_;  // why admit_store refused (a member: GCC 12, above)
+    bool writing_server_ = false;
+    std::unique_ptr<asio::steady_timer> server_pump_done_;
+    std::unique_ptr<asio::steady_timer> client_write_gate_;
+    SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_
+};
+
 }  // namespace storegate::proxy

@@ -146,13 +146,11 @@ awaitable<void> Session::run_transaction_mode() {
     }
     release_server();
     for (;;) {
-        auto space = client_in_.prepare(1);
-        auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+        auto [ec, n] = co_await read_client_chunk();
         if (ec) {
             client_done_ = true;
             break;
         }
-        client_in_.commit(n);
         size_t pos = 0;
         bool terminate = false;
         bool ok = co_await scan_client_chunk(pos, terminate);
@@ -166,6 +164,26 @@ awaitable<void> Session::run_transaction_mode() {
         }
     }
     co_await stop_server_pump();
+}
+
+// An idle client (no server connection, nothing buffered) waits on a small buffer inside the
+// session instead of its read buffer, which is released meanwhile: thousands of idle clients
+// then cost little more than their session objects.
+awaitable<std::tuple<error_code, size_t>> Session::read_client_chunk() {
+    if (!client_in_.empty() || server_) {
+        auto space = client_in_.prepare(1);
+        auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
+        if (!ec) {
+            client_in_.commit(n);
+        }
+        co_return std::tuple<error_code, size_t>(ec, n);
+    }
+    client_in_.shrink_if_empty();
+    auto [ec, n] = co_await client_.read_some(asio::buffer(idle_read_));
+    if (!ec) {
+        client_in_.append(idle_read_.data(), n);
+    }
+    co_return std::tuple<error_code, size_t>(ec, n);
 }
 
 awaitable<bool> Session::scan_client_chunk(size_t& pos, bool& terminate) {
@@ -266,6 +284,18 @@ void Session::local_error(std::string_view code, std::string message, bool in_ex
     answer_locally(error_bytes(code, std::move(message)) + ready_bytes(client_status_), false);
 }
 
+// The store now lives on another backend: only shared backends carry storegate.store_id.
+void Session::retarget_settings() {
+    settings_.erase("storegate.store_id");
+    if (route_.backend->kind == registry::BackendKind::kShared) {
+        settings_["storegate.store_id"] =
+            set_config_sql("storegate.store_id", route_.store->id.to_string());
+    }
+    services_.metrics.retargeted();
+    probe_.bind_route(route_);
+    log::info("store retargeted {}", log_fields());
+}
+
 bool Session::switch_route(const sql::Inspection& set, std::string& code, std::string& message) {
     RouteDecision next;
     std::optional<protocol::ErrorFields> refused;
@@ -289,18 +319,6 @@ bool Session::switch_route(const sql::Inspection& set, std::string& code, std::s
     next.source = "set";
     route_changed_ = route_changed_ || !route_.backend ||
                      next.backend->db_key != route_.backend->db_key || server_ != nullptr;
-// The store now lives on another backend: only shared backends carry storegate.store_id.
-void Session::retarget_settings() {
-    settings_.erase("storegate.store_id");
-    if (route_.backend->kind == registry::BackendKind::kShared) {
-        settings_["storegate.store_id"] =
-            set_config_sql("storegate.store_id", route_.store->id.to_string());
-    }
-    services_.metrics.retargeted();
-    probe_.bind_route(route_);
-    log::info("store retargeted {}", log_fields());
-}
-
     route_ = std::move(next);
     settings_.erase("storegate.store_id");
     if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {
@@ -311,6 +329,9 @@ void Session::retarget_settings() {
     return true;
 }
 
+// Limitation: SET storegate.store is recognised in simple Query messages only, and settings
+// changed by one statement of a multi-statement string are not carried over - matters for
+// drivers that send every statement through the extended protocol.
 awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size) {
     std::string_view text;
     protocol::parse_query(body, text);
@@ -398,6 +419,9 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
 }
 
 void Session::apply_change(const ResponseQueue::Change& change, char status) {
+    // Limitation: a SET made inside a transaction block is not carried to the client's later
+    // transactions on other server connections - matters for applications that change session
+    // settings inside explicit transactions rather than between them.
     if (status != 'I') {
         // Set inside a transaction block: it may or may not survive the transaction, so the
         // next client of this server connection starts from a clean slate.
@@ -624,6 +648,17 @@ awaitable<bool> Session::ensure_server() {
     }
     route_changed_ = false;
     const auto& cfg = *runtime_->config;
+    // Each transaction starts on the store's current route and waits while it is paused.
+    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
+                                     cfg.retarget.pause_timeout, gate_error_);
+    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
+        gate_error_.severity = "FATAL";
+        co_await fail(gate_error_, "store_paused");
+        co_return false;
+    }
+    if (gate == GateOutcome::kMoved) {
+        retarget_settings();
+    }
     pool_ = services_.pools.get(route_.backend->db_key, cfg);
     probe_.waiting();
     auto checkout = co_await pool_->acquire(worker_.index, route_.backend);
@@ -677,17 +712,6 @@ awaitable<error_code> Session::write_client(Outbound& out, const uint8_t* input)
 awaitable<bool> Session::flush_chunk() {
     log::debug("txn flush session={} to_server={} server={} queue={}", id_, !to_server_.empty(),
                server_ != nullptr, queue_.size());
-    // Each transaction starts on the store's current route and waits while it is paused.
-    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
-                                     cfg.retarget.pause_timeout, gate_error_);
-    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
-        gate_error_.severity = "FATAL";
-        co_await fail(gate_error_, "store_paused");
-        co_return false;
-    }
-    if (gate == GateOutcome::kMoved) {
-        retarget_settings();
-    }
     if (!to_server_.empty() && server_) {
         writing_server_ = true;
         auto [ec, n] = co_await server_->stream().write(to_server_.buffers(client_in_.data()));
@@ -728,6 +752,7 @@ bool Session::release_due() const {
 void Session::release_server() {
     cancel_target_->clear();
     pool_->release(std::move(server_), true, worker_.index);
+    activity_.leave();
     server_in_.shrink_if_empty();
     probe_.released();
 }
@@ -798,7 +823,6 @@ awaitable<void> Session::pump_server_txn() {
         }
         if (ec) {
             server_lost_ = !client_done_;
-    activity_.leave();
             if (server_lost_) {
                 co_await report_server_lost();
             }

@@ -43,10 +43,8 @@ void add_commands(CLI::App& app, int& exit_code) {
         "rls", "print a row-level security policy isolating stores in a shared table");
     auto table = std::make_shared<std::string>();
     auto column = std::make_shared<std::string>("store_id");
-    rls_cmd->add_option("--table", *table, "table to protect (schema.table or table)")
-        ->required();
-    rls_cmd->add_option("--column", *column, "column holding the store id")
-        ->capture_default_str();
+    rls_cmd->add_option("--table", *table, "table to protect (schema.table or table)")->required();
+    rls_cmd->add_option("--column", *column, "column holding the store id")->capture_default_str();
     rls_cmd->callback([&exit_code, table, column] {
         auto sql = rls_policy_sql(*table, *column);
         if (!sql) {

@@ -24,11 +24,11 @@ using PgRegistryTest = RegistryDbTest;
 TEST_F(PgRegistryTest, MigrateTwiceIsIdempotent) {
     MigrateResult first = migrate(dsn_);
     ASSERT_TRUE(first.ok) << first.error;
-    EXPECT_EQ(first.version, 1);
+    EXPECT_EQ(first.version, 2);
     MigrateResult second = migrate(dsn_);
     ASSERT_TRUE(second.ok) << second.error;
     EXPECT_EQ(second.version, first.version);
-    EXPECT_EQ(query(dsn_, "SELECT count(*) FROM storegate_schema_version"), "1");
+    EXPECT_EQ(query(dsn_, "SELECT count(*) FROM storegate_schema_version"), "2");
 }
 
 TEST_F(PgRegistryTest, ConcurrentMigrationsAgree) {
@@ -42,9 +42,9 @@ TEST_F(PgRegistryTest, ConcurrentMigrationsAgree) {
     }
     for (const auto& r : results) {
         EXPECT_TRUE(r.ok) << r.error;
-        EXPECT_EQ(r.version, 1);
+        EXPECT_EQ(r.version, 2);
     }
-    EXPECT_EQ(query(dsn_, "SELECT count(*) FROM storegate_schema_version"), "1");
+    EXPECT_EQ(query(dsn_, "SELECT count(*) FROM storegate_schema_version"), "2");
 }
 
 TEST_F(PgRegistryTest, SchemaHasDefaultsBeyondTheNamedColumns) {
@@ -246,7 +246,7 @@ TEST_F(PgRegistryTest, RegistryInitCommandPrintsTheVersion) {
     ::testing::internal::CaptureStdout();
     EXPECT_EQ(run_cli({"registry", "init", "--dsn", dsn_}), 0);
     std::string out = ::testing::internal::GetCapturedStdout();
-    EXPECT_NE(out.find("registry schema at version 1"), std::string::npos) << out;
+    EXPECT_NE(out.find("registry schema at version 2"), std::string::npos) << out;
 
     ::testing::internal::CaptureStderr();
     EXPECT_EQ(run_cli({"registry", "init", "--dsn", dsn_ + " password=hunter2secret port=1"}), 1);
