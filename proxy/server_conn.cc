@@ -10,6 +10,7 @@
 #include "protocol/frontend.h"
 #include "protocol/md5_auth.h"
 #include "protocol/scram.h"
+#include "proxy/client_stream.h"
 
 namespace storegate::proxy {
 
@@ -105,27 +106,13 @@ awaitable<bool> ServerConn::write_all(const std::string& bytes) {
 }
 
 awaitable<bool> ServerConn::read_message(char& type, std::string_view& body) {
-    in_.consume(consumed_);
-    consumed_ = 0;
-    for (;;) {
-        protocol::Frame frame;
-        auto status = protocol::decode_frame(in_.bytes(), max_message_, frame);
-        if (status == protocol::FrameStatus::kReady) {
-            type = frame.type;
-            body = frame.body;
-            consumed_ = frame.size;
-            co_return true;
-        }
-        if (status == protocol::FrameStatus::kInvalid) {
-            co_return false;
-        }
-        auto space = in_.prepare(4096);
-        auto [ec, n] = co_await stream_.read_some(asio::buffer(space.data(), space.size()));
-        if (ec) {
-            co_return false;
-        }
-        in_.commit(n);
+    protocol::Frame frame;
+    bool read = co_await read_frame(stream_, in_, consumed_, max_message_, frame);
+    if (read) {
+        type = frame.type;
+        body = frame.body;
     }
+    co_return read;
 }
 
 awaitable<bool> ServerConn::login(protocol::ErrorFields& error) {
