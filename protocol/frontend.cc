@@ -140,6 +140,11 @@ bool parse_describe_or_close(std::string_view body, char& kind, std::string_view
     return true;
 }
 
+bool parse_execute(std::string_view body, std::string_view& portal, int32_t& max_rows) {
+    Reader r(body);
+    return r.cstring(portal) && r.i32(max_rows) && r.at_end();
+}
+
 // As the server's quote_literal: quotes and backslashes are doubled, and a literal holding a
 // backslash takes the E'' form so it reads the same whatever standard_conforming_strings is.
 std::string quote_literal(std::string_view text) {

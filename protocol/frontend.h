@@ -56,6 +56,8 @@ bool parse_parse(std::string_view body, ParseMessage& out);
 bool parse_bind_names(std::string_view body, std::string_view& portal, std::string_view& statement);
 // Describe and Close: 'S' (statement) or 'P' (portal), then the name.
 bool parse_describe_or_close(std::string_view body, char& kind, std::string_view& name);
+// Execute: the portal name and the row limit (0: no limit).
+bool parse_execute(std::string_view body, std::string_view& portal, int32_t& max_rows);
 
 // Quotes `text` as a SQL string literal ('...' with quotes doubled; E'' form when it holds a
 // backslash) and as an identifier ("..." with quotes doubled).

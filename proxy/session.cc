@@ -129,6 +129,9 @@ awaitable<void> Session::run() {
     auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
                                      cfg.retarget.pause_timeout, gate_error_);
     activity_.leave();
+    if (gate == GateOutcome::kPausedTimeout) {
+        services_.metrics.pause_event(PauseEvent::kWaitTimeout);
+    }
     if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
         gate_error_.severity = "FATAL";
         co_await fail(gate_error_, "store_paused", greeting);
@@ -402,11 +405,11 @@ awaitable<void> Session::pump_server() {
 // Scanners for transaction pooling: every message that starts, ends or refers to something
 // a transaction leaves behind is looked at; row data still passes in bulk.
 void Session::use_transaction_scanners() {
-    for (char t : {pf::kQuery, pf::kParse, pf::kBind, pf::kDescribe, pf::kClose}) {
+    for (char t : {pf::kQuery, pf::kParse, pf::kBind, pf::kDescribe, pf::kClose, pf::kExecute}) {
         client_scan_.mark(t, false);
         client_scan_.want_whole(t, true);
     }
-    for (char t : {pf::kExecute, pf::kSync, pf::kFlush, pf::kFunctionCall}) {
+    for (char t : {pf::kSync, pf::kFlush, pf::kFunctionCall}) {
         client_scan_.mark(t, true);
     }
     for (char t :
@@ -422,6 +425,7 @@ awaitable<void> Session::detach() {
         co_await return_server();
     }
     if (store_moved_) {
+        services_.metrics.drain_event(DrainEvent::kClosed);
         auto error = store_moved_error(route_);
         co_await fail(error, "store_moved");
     } else if (client_garbled_) {

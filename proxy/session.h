@@ -13,6 +13,7 @@
 #include "protocol/startup.h"
 #include "proxy/byte_buffer.h"
 #include "proxy/client_stream.h"
+#include "proxy/local_statements.h"
 #include "proxy/message_scanner.h"
 #include "proxy/outbound.h"
 #include "proxy/prepared_statements.h"
@@ -66,6 +67,11 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<bool> on_parse(std::string_view body, size_t pos, size_t size);
     awaitable<bool> on_statement_ref(char type, std::string_view body, size_t pos, size_t size);
     awaitable<bool> on_marked(char type, size_t pos, size_t size);
+    awaitable<bool> on_execute(std::string_view body, size_t pos, size_t size);
+    bool answer_local_statement(char type, std::string_view body);
+    awaitable<bool> settle_pipeline();
+    bool set_storegate(const sql::Inspection& seen, bool in_extended_batch);
+    std::string storegate_value(const sql::Inspection& seen) const;
     awaitable<bool> ensure_server();
     awaitable<void> pump_server_txn();
     awaitable<void> stop_server_pump();
@@ -131,6 +137,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<ResponseQueue::Change> unnamed_change_;
     std::unordered_map<std::string, ResponseQueue::Change> named_changes_;
     std::optional<ResponseQueue::Change> batch_change_;
+    LocalStatements local_;  // SET/SHOW storegate.* prepared through the extended protocol
     bool server_pump_running_ = false;
     bool route_changed_ = false;  // the store changed: the next transaction needs a new server
     // Live retargeting (store_control.h): the store counted in flight while a server is held,
@@ -140,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool store_moved_ = false;
     protocol::ErrorFields gate_error_;  // why admit_store refused (a member: GCC 12, above)
     bool writing_server_ = false;
+    bool settling_ = false;  // settle_pipeline() waits for the server pump
     std::unique_ptr<asio::steady_timer> server_pump_done_;
     std::unique_ptr<asio::steady_timer> client_write_gate_;
     SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_

@@ -222,6 +222,8 @@ awaitable<bool> Session::on_client_message(const MessageScanner::Item& item, siz
             co_return co_await on_query(item.body, pos, item.size);
         case pf::kParse:
             co_return co_await on_parse(item.body, pos, item.size);
+        case pf::kExecute:
+            co_return co_await on_execute(item.body, pos, item.size);
         default:
             co_return co_await on_statement_ref(item.type, item.body, pos, item.size);
     }
@@ -229,6 +231,9 @@ awaitable<bool> Session::on_client_message(const MessageScanner::Item& item, siz
 
 // Execute, Sync, Flush, FunctionCall and COPY traffic, and runs of other messages.
 awaitable<bool> Session::on_marked(char type, size_t pos, size_t size) {
+    if (type == pf::kSync && client_status_ == 'I') {
+        local_.end_transaction();
+    }
     if (type == pf::kSync && skip_to_sync_) {
         skip_to_sync_ = false;
         unsynced_ = false;
@@ -239,7 +244,11 @@ awaitable<bool> Session::on_marked(char type, size_t pos, size_t size) {
     } else if (skip_to_sync_) {
         co_return true;
     }
-    if (type == pf::kSync && !server_ && queue_.empty() && !unsynced_) {
+    if (type == pf::kFlush && !server_ && !unsynced_) {
+        co_return true;  // only storegate's own answers are pending: they go out with the chunk
+    }
+    // Without a server, anything queued is an answer storegate gives itself.
+    if (type == pf::kSync && !server_ && !unsynced_) {
         answer_locally(ready_bytes(client_status_), false);
         co_return true;
     }
@@ -329,9 +338,59 @@ bool Session::switch_route(const sql::Inspection& set, std::string& code, std::s
     return true;
 }
 
-// Limitation: SET storegate.store is recognised in simple Query messages only, and settings
-// changed by one statement of a multi-statement string are not carried over - matters for
-// drivers that send every statement through the extended protocol.
+// A store switch pipelined behind requests still on the server waits for their answers: only
+// then is it known whether they left a transaction open.
+awaitable<bool> Session::settle_pipeline() {
+    if (!server_ || queue_.empty() || unsynced_) {
+        co_return true;  // unsynced: the server answers only at Sync, set_storegate refuses
+    }
+    bool flushed = co_await flush_chunk();
+    if (!flushed) {
+        co_return false;
+    }
+    settling_ = true;
+    while (server_pump_running_ && !queue_.empty()) {
+        server_pump_done_->expires_at(asio::steady_timer::time_point::max());
+        co_await server_pump_done_->async_wait(nothrow);
+    }
+    settling_ = false;
+    co_return true;
+}
+
+// Checks and applies SET storegate.* between transactions; false after a local error. An
+// extended-protocol batch with work on the server is an implicit transaction, so the store
+// cannot change there either.
+bool Session::set_storegate(const sql::Inspection& seen, bool in_extended_batch) {
+    if (client_status_ != 'I' || (server_ && unsynced_)) {
+        local_error("25001", "SET " + seen.name + " cannot run inside a transaction block",
+                    in_extended_batch);
+        return false;
+    }
+    if (pinned_ != sql::Pin::kNone) {
+        local_error("0A000", "cannot change the store of a pinned session", in_extended_batch);
+        return false;
+    }
+    std::string code;
+    std::string message;
+    if (!switch_route(seen, code, message)) {
+        local_error(code, message, in_extended_batch);
+        return false;
+    }
+    return true;
+}
+
+std::string Session::storegate_value(const sql::Inspection& seen) const {
+    if (seen.name == "storegate.store" && route_.store) {
+        return route_.store->id.to_string();
+    }
+    if (seen.name == "storegate.tenant" && route_.tenant) {
+        return route_.tenant->id.to_string();
+    }
+    return "";
+}
+
+// Limitation: settings changed by one statement of a multi-statement query string are not
+// carried over - matters only for clients that change settings that way.
 awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size) {
     std::string_view text;
     protocol::parse_query(body, text);
@@ -339,40 +398,21 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
     std::string local;
     switch (seen.kind) {
         case sql::Kind::kSetStoregate: {
-            if (client_status_ != 'I') {
-                local_error("25001", "SET " + seen.name + " cannot run inside a transaction block",
-                            false);
-                co_return true;
+            bool ok = co_await settle_pipeline();
+            if (ok && set_storegate(seen, false)) {
+                protocol::append_command_complete(local, "SET");
+                answer_locally(local + ready_bytes('I'), false);
             }
-            if (pinned_ != sql::Pin::kNone) {
-                local_error("0A000", "cannot change the store of a pinned session", false);
-                co_return true;
-            }
-            std::string code;
-            std::string message;
-            if (!switch_route(seen, code, message)) {
-                local_error(code, message, false);
-                co_return true;
-            }
-            protocol::append_command_complete(local, "SET");
-            answer_locally(local + ready_bytes('I'), false);
-            co_return true;
+            co_return ok;
         }
-        case sql::Kind::kShowStoregate: {
-            std::string value;
-            if (seen.name == "storegate.store" && route_.store) {
-                value = route_.store->id.to_string();
-            } else if (seen.name == "storegate.tenant" && route_.tenant) {
-                value = route_.tenant->id.to_string();
-            }
+        case sql::Kind::kShowStoregate:
             protocol::append_row_description(local, {seen.name});
-            protocol::append_data_row(local, {value});
+            protocol::append_data_row(local, {storegate_value(seen)});
             protocol::append_command_complete(local, "SHOW");
             answer_locally(local + ready_bytes(client_status_), false);
             co_return true;
-        }
         case sql::Kind::kDeallocate:
-            if (statements_.erase(seen.name) > 0) {
+            if (local_.close('S', seen.name) || statements_.erase(seen.name) > 0) {
                 protocol::append_command_complete(local, "DEALLOCATE");
                 answer_locally(local + ready_bytes(client_status_), false);
                 co_return true;
@@ -380,6 +420,7 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
             break;
         case sql::Kind::kDeallocateAll:
             statements_.clear();
+            local_.clear();
             if (pinned_ != sql::Pin::kSqlPrepare) {
                 protocol::append_command_complete(local, "DEALLOCATE ALL");
                 answer_locally(local + ready_bytes(client_status_), false);
@@ -409,6 +450,7 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
     auto change = setting_change(seen);
     if (seen.kind == sql::Kind::kDiscardAll) {
         statements_.clear();
+        local_.clear();
         server_->prepared().clear();
         pinned_ = sql::Pin::kNone;
         probe_.unpin_all();
@@ -495,8 +537,26 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
         client_garbled_ = true;
         co_return true;
     }
-    unsynced_ = true;
     auto seen = sql::inspect(parse.query);
+    bool taken = !parse.name.empty() && (statements_.contains(std::string(parse.name)) ||
+                                         local_.statement(parse.name) != nullptr);
+    if (taken) {
+        local_error("42P05",
+                    "prepared statement \"" + std::string(parse.name) + "\" already exists", true);
+        co_return true;
+    }
+    if (seen.kind == sql::Kind::kSetStoregate || seen.kind == sql::Kind::kShowStoregate) {
+        local_.define(parse.name, seen);
+        if (parse.name.empty()) {
+            unnamed_change_.reset();
+        }
+        std::string done;
+        protocol::append_parse_complete(done);
+        answer_locally(std::move(done), true);
+        co_return true;
+    }
+    local_.server_parse(parse.name);
+    unsynced_ = true;
     if (seen.pin != sql::Pin::kNone && runtime_->config->pool.pinning == config::Pinning::kError) {
         local_error("0A000",
                     std::string(sql::to_string(seen.pin)) +
@@ -508,11 +568,6 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
     if (seen.pin != sql::Pin::kNone && pinned_ == sql::Pin::kNone) {
         pinned_ = seen.pin;
         probe_.pin(to_pin_reason(seen.pin));
-    }
-    if (!parse.name.empty() && statements_.contains(std::string(parse.name))) {
-        local_error("42P05",
-                    "prepared statement \"" + std::string(parse.name) + "\" already exists", true);
-        co_return true;
     }
     if (parse.name.empty()) {
         unnamed_change_ = setting_change(seen);
@@ -577,6 +632,17 @@ awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size
         client_garbled_ = true;
         co_return true;
     }
+    if (type == pf::kBind ? local_.bind(first, name) : answer_local_statement(type, body)) {
+        if (type == pf::kBind) {
+            std::string done;
+            protocol::append_bind_complete(done);
+            answer_locally(std::move(done), true);
+        }
+        co_return true;
+    }
+    if (type == pf::kBind) {
+        local_.server_bind(first);
+    }
     unsynced_ = true;
     bool statement_ref = type == pf::kBind || kind == 'S';
     if (type == pf::kClose && kind == 'S' && !name.empty()) {
@@ -627,6 +693,67 @@ awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size
     co_return true;
 }
 
+// Describe or Close of a statement or portal storegate holds itself: answered here (true), or
+// false when it is the server's.
+bool Session::answer_local_statement(char type, std::string_view body) {
+    char kind = 'S';
+    std::string_view name;
+    protocol::parse_describe_or_close(body, kind, name);
+    const sql::Inspection* seen = kind == 'S' ? local_.statement(name) : local_.portal(name);
+    if (seen == nullptr) {
+        return false;
+    }
+    std::string reply;
+    if (type == pf::kClose) {
+        local_.close(kind, name);
+        protocol::append_close_complete(reply);
+    } else {
+        if (kind == 'S') {
+            protocol::append_parameter_description(reply, {});
+        }
+        if (seen->kind == sql::Kind::kShowStoregate) {
+            protocol::append_row_description(reply, {seen->name});
+        } else {
+            protocol::append_no_data(reply);
+        }
+    }
+    answer_locally(std::move(reply), true);
+    return true;
+}
+
+// Execute of a portal storegate holds runs here; any other goes to the server.
+awaitable<bool> Session::on_execute(std::string_view body, size_t pos, size_t size) {
+    std::string_view portal;
+    int32_t max_rows = 0;
+    if (!protocol::parse_execute(body, portal, max_rows)) {
+        client_garbled_ = true;
+        co_return true;
+    }
+    const sql::Inspection* seen = local_.portal(portal);
+    if (seen == nullptr) {
+        co_return co_await on_marked(pf::kExecute, pos, size);
+    }
+    std::string reply;
+    if (seen->kind == sql::Kind::kShowStoregate) {
+        protocol::append_data_row(reply, {storegate_value(*seen)});
+        protocol::append_command_complete(reply, "SHOW");
+        answer_locally(std::move(reply), true);
+        co_return true;
+    }
+    sql::Inspection set = *seen;
+    bool ok = co_await settle_pipeline();
+    if (!ok) {
+        co_return false;
+    }
+    if (set_storegate(set, true)) {
+        protocol::append_command_complete(reply, "SET");
+    } else {
+        co_return true;
+    }
+    answer_locally(std::move(reply), true);
+    co_return true;
+}
+
 awaitable<bool> Session::ensure_server() {
     if (server_ && !route_changed_) {
         co_return true;
@@ -651,6 +778,9 @@ awaitable<bool> Session::ensure_server() {
     // Each transaction starts on the store's current route and waits while it is paused.
     auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
                                      cfg.retarget.pause_timeout, gate_error_);
+    if (gate == GateOutcome::kPausedTimeout) {
+        services_.metrics.pause_event(PauseEvent::kWaitTimeout);
+    }
     if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
         gate_error_.severity = "FATAL";
         co_await fail(gate_error_, "store_paused");
@@ -869,6 +999,9 @@ awaitable<void> Session::pump_server_txn() {
         auto wec = co_await write_client(to_client_, server_in_.data());
         probe_.server_bytes(pos);
         server_in_.consume(pos);
+        if (settling_ && queue_.empty()) {
+            server_pump_done_->cancel();  // a store switch waits for this
+        }
         if (wec) {
             client_done_ = true;
             error_code ignored;

@@ -34,6 +34,15 @@ def txn_proxy(registry, binary, run_dir):
     factory.stop_all()
 
 
+@pytest.fixture(scope="module")
+def one_thread_proxy(registry, binary, run_dir):
+    """Idle server connections are kept per thread, and the kernel spreads clients over the
+    threads: with one thread every client competes for the same idle list."""
+    factory = StoregateFactory(registry, binary, run_dir)
+    yield factory({"server": {"threads": 1}, "pool": {"mode": "transaction", "size": POOL}})
+    factory.stop_all()
+
+
 def run(proxy, registry, args, threads=2):
     gamma = registry.stores["gamma"]
     env = client_env(registry.passwords["app"], PGOPTIONS=f"-c storegate.store={gamma.id}")
@@ -62,12 +71,12 @@ def test_mixed_transactions_and_single_statements(txn_proxy, registry, mode, tmp
     assert_clean(run(txn_proxy, registry, ["-M", mode, "-f", str(script)], threads=CLIENTS))
 
 
-def test_transactions_hop_between_server_connections(txn_proxy, registry):
+def test_transactions_hop_between_server_connections(one_thread_proxy, registry):
     """While one client holds a server connection in an open transaction, the others run on
     the rest of the pool: clients move between backend processes from one transaction to the
     next, and no more processes than the pool size serve them all."""
     gamma = registry.stores["gamma"]
-    dsn = txn_proxy.dsn(gamma.id, password=registry.passwords["app"])
+    dsn = one_thread_proxy.dsn(gamma.id, password=registry.passwords["app"])
     conns = [psycopg.connect(dsn, autocommit=True) for _ in range(POOL * 2)]
     pid = "SELECT pg_backend_pid()"
     try:
