@@ -3,19 +3,15 @@ first execution, pipeline mode), pgjdbc (prepareThreshold=1, batched inserts) an
 (named queries). Many clients share a pool of 3 server connections, so their transactions and
 prepared statements really move between server connections; every answer is checked."""
 
-import os
-import shutil
-import subprocess
 import threading
 
 import psycopg
 import pytest
 
+from harness import drivers
 from harness.storegate import StoregateFactory
 
 POOL = 3
-CLIENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
-JDBC_JAR = "/usr/share/java/postgresql.jar"
 
 
 @pytest.fixture(scope="module")
@@ -98,20 +94,12 @@ def test_psycopg_pipeline_with_transaction(txn_proxy, registry, table):
 
 
 def test_pgjdbc_prepared_batches(txn_proxy, registry, table, tmp_path):
-    if not shutil.which("javac") or not os.path.exists(JDBC_JAR):
-        pytest.fail("javac and libpostgresql-jdbc-java are required (scripts/install-deps.sh)")
-    source = os.path.join(CLIENTS_DIR, "java", "BatchTxn.java")
-    build = subprocess.run(["javac", "-d", str(tmp_path), source], capture_output=True,
-                           text=True, timeout=120)
-    assert build.returncode == 0, build.stderr
     gamma = registry.stores["gamma"]
     url = (f"jdbc:postgresql://{txn_proxy.host}:{txn_proxy.port}/app"
            f"?options=-c%20storegate.store={gamma.id}")
     clients, rounds = 16, 20
-    run = subprocess.run(
-        ["java", "-cp", f"{tmp_path}:{JDBC_JAR}", "BatchTxn", url, "app",
-         registry.passwords["app"], table, str(clients), str(rounds)],
-        capture_output=True, text=True, timeout=150)
+    run = drivers.run_java("BatchTxn", [url, "app", registry.passwords["app"], table, clients,
+                                        rounds], tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith(f"ok clients={clients}"), run.stdout
     dsn = txn_proxy.dsn(gamma.id, password=registry.passwords["app"])
@@ -120,25 +108,12 @@ def test_pgjdbc_prepared_batches(txn_proxy, registry, table, tmp_path):
                                   for i in range(clients)}
 
 
-def node_client_dir() -> str:
-    node_dir = os.path.join(CLIENTS_DIR, "node")
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.fail("node and npm are required (scripts/install-deps.sh)")
-    if not os.path.isdir(os.path.join(node_dir, "node_modules", "pg")):
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=node_dir,
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stdout + result.stderr
-    return node_dir
-
-
 def test_node_postgres_named_queries(txn_proxy, registry, table):
-    node_dir = node_client_dir()
     gamma = registry.stores["gamma"]
     clients, rounds = 16, 25
-    run = subprocess.run(
-        ["node", "named_queries.js", txn_proxy.host, str(txn_proxy.port), "app",
-         registry.passwords["app"], gamma.id, table, str(clients), str(rounds)],
-        cwd=node_dir, capture_output=True, text=True, timeout=150)
+    run = drivers.run_node("named_queries.js", [txn_proxy.host, txn_proxy.port, "app",
+                                                registry.passwords["app"], gamma.id, table,
+                                                clients, rounds])
     assert run.returncode == 0, run.stdout + run.stderr
     assert f'"clients":{clients}' in run.stdout, run.stdout
     dsn = txn_proxy.dsn(gamma.id, password=registry.passwords["app"])

@@ -11,6 +11,7 @@ import traceback
 import psycopg
 import pytest
 
+from harness import drivers
 from harness import extended as x
 from harness.storegate import StoregateFactory
 
@@ -229,3 +230,28 @@ def test_switch_pipelined_behind_other_queries(txn_proxy, registry):
         assert answers[:2] == [("C", "BEGIN"), ("Z", "T")]
         assert answers[2][:3] == ("E", "ERROR", "25001") and answers[3] == ("Z", "T"), answers
         assert ("D", (gamma.database,)) in answers and answers[-1] == ("Z", "I")
+
+
+def switch_targets(registry) -> list:
+    return [f"{registry.stores[slug].slug}={registry.stores[slug].database}"
+            for slug in ("gamma", "alpha", "gamma", "beta")]
+
+
+def test_pgjdbc_switches_stores(txn_proxy, registry, tmp_path):
+    """pgjdbc sends SET and SHOW storegate.store as named server-side statements
+    (prepareThreshold=1), with a Describe before each Execute."""
+    url = (f"jdbc:postgresql://{txn_proxy.host}:{txn_proxy.port}/app"
+           f"?options=-c%20storegate.store={registry.stores['alpha'].id}")
+    run = drivers.run_java("StoreSwitch", [url, "app", registry.passwords["app"], 5,
+                                           *switch_targets(registry)], tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip() == "ok switches=20", run.stdout
+
+
+def test_node_postgres_switches_stores(txn_proxy, registry):
+    run = drivers.run_node("store_switch.js", [txn_proxy.host, txn_proxy.port, "app",
+                                               registry.passwords["app"],
+                                               registry.stores["alpha"].id, 5,
+                                               *switch_targets(registry)])
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert '"switches":20' in run.stdout, run.stdout
