@@ -66,43 +66,43 @@ awaitable<void> Session::fail(const protocol::ErrorFields& error, std::string_vi
     client_.close();
 }
 
-awaitable<void> Session::run() {
-    auto self = shared_from_this();
+// Startup, authentication, routing and admission, up to a server connection: a coroutine of
+// its own, so its frame is freed before the session settles down to relay or wait.
+awaitable<bool> Session::open(std::string& greeting) {
     const auto& cfg = *runtime_->config;
     Watchdog deadline(client_.executor(), client_.socket());
     deadline.arm(cfg.server.startup_timeout);
     // Counted from accept so a flood of idle connections hits the limit; a refused one still
     // gets its startup read so the refusal reaches the client as an ErrorResponse.
-    auto slot = services_.limits.admit(client_address(client_.socket()), cfg.server);
+    slot_ = services_.limits.admit(client_address(client_.socket()), cfg.server);
     protocol::StartupPacket packet;
     auto opening = co_await read_startup(packet);
     if (opening == Opening::kCancel) {
         co_await answer_cancel(packet);
-        co_return;
+        co_return false;
     }
     if (opening == Opening::kClosed) {
-        co_return;
+        co_return false;
     }
-    if (!slot->admitted()) {
+    if (!slot_->admitted()) {
         auto error = fatal_error("53300", "sorry, too many clients already");
         co_await fail(error, "too_many_clients");
-        co_return;
+        co_return false;
     }
     if (cfg.tls.client_mode == config::TlsClientMode::kRequire && !client_.encrypted()) {
         auto error = fatal_error("28000", "storegate accepts only TLS connections");
         co_await fail(error, "tls_required");
-        co_return;
+        co_return false;
     }
     request_ = parse_route_request(packet, cfg.routing, client_server_name(client_));
     probe_.logged_in(request_);
-    std::string greeting;
     if (!co_await authenticate(greeting)) {
-        co_return;
+        co_return false;
     }
     if (wants_console(request_, cfg)) {
         deadline.disarm();
         co_await run_console(services_, client_, client_in_, probe_, greeting);
-        co_return;
+        co_return false;
     }
     route_generation_ = services_.store_control.generation();
     auto refused = resolve_route(request_, cfg.routing, services_.routing, route_);
@@ -121,7 +121,7 @@ awaitable<void> Session::run() {
     if (refused) {
         protocol::ErrorFields error = *refused;
         co_await fail(error, error.code == "3D000" ? "unknown_store" : "no_route", greeting);
-        co_return;
+        co_return false;
     }
     deadline.disarm();
     // A paused store takes no new sessions; a session is not a transaction, so it is not
@@ -135,14 +135,25 @@ awaitable<void> Session::run() {
     if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
         gate_error_.severity = "FATAL";
         co_await fail(gate_error_, "store_paused", greeting);
-        co_return;
+        co_return false;
     }
     if (!co_await attach(greeting)) {
+        co_return false;
+    }
+    co_return true;
+}
+
+awaitable<void> Session::run() {
+    auto self = shared_from_this();
+    std::string greeting;
+    bool opened = co_await open(greeting);
+    if (!opened) {
         co_return;
     }
     if (!co_await greet(greeting)) {
         co_return;
     }
+    const auto& cfg = *runtime_->config;
     log::info("client connected {} source={}", log_fields(), route_.source);
     if (cfg.mode_for(route_.backend->db_key) == config::PoolMode::kTransaction) {
         use_transaction_scanners();

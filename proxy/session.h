@@ -42,6 +42,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<Opening> read_startup(protocol::StartupPacket& packet);
     awaitable<void> answer_cancel(const protocol::StartupPacket& packet);
     awaitable<bool> authenticate(std::string& greeting);
+    awaitable<bool> open(std::string& greeting);
     awaitable<bool> attach(std::string& greeting);
     awaitable<bool> greet(std::string& greeting);
     awaitable<void> relay();
@@ -102,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::shared_ptr<const Runtime> runtime_;
     uint64_t id_;
     std::string peer_;
+    std::unique_ptr<ClientLimits::Slot> slot_;  // this connection, counted in the limits
     RouteRequest request_;
     RouteDecision route_;
     std::shared_ptr<Pool> pool_;
