@@ -148,6 +148,7 @@ void RoutingTable::replace(const Snapshot& snapshot) {
         tenants_.swap(tenants);
         tenant_slugs_.swap(tenant_slugs);
         version_ = std::max(version_, snapshot.version);
+        ++changes_;
     }
     // The previous maps are released here, outside the lock.
     notify();
@@ -162,6 +163,7 @@ void RoutingTable::upsert_store(const Store& store) {
             previous = it->second;  // released after the lock, with its slug index entry gone
         }
         index_store(stores_, slugs_, std::move(object));
+        ++changes_;
     }
     notify();
 }
@@ -174,6 +176,7 @@ void RoutingTable::remove_store(const Uuid& id) {
             previous = it->second;
         }
         unindex_store(stores_, slugs_, id);
+        ++changes_;
     }
     notify();
 }
@@ -182,6 +185,7 @@ void RoutingTable::upsert_backend(const Backend& backend) {
     {
         std::unique_lock lock(mutex_);
         backends_[backend.db_key] = publish_backend(backend, backends_);
+        ++changes_;
     }
     notify();
 }
@@ -190,6 +194,7 @@ void RoutingTable::remove_backend(const std::string& db_key) {
     {
         std::unique_lock lock(mutex_);
         backends_.erase(db_key);
+        ++changes_;
     }
     notify();
 }
@@ -214,6 +219,7 @@ void RoutingTable::upsert_tenant(const Tenant& tenant) {
         if (!tenant.slug.empty()) {
             tenant_slugs_[tenant.slug] = tenant.id;
         }
+        ++changes_;
     }
     notify();
 }
@@ -222,6 +228,7 @@ void RoutingTable::remove_tenant(const Uuid& id) {
     {
         std::unique_lock lock(mutex_);
         unindex_tenant_locked(id);
+        ++changes_;
     }
     notify();
 }
@@ -234,6 +241,11 @@ void RoutingTable::set_version(uint64_t version) {
 uint64_t RoutingTable::version() const {
     std::shared_lock lock(mutex_);
     return version_;
+}
+
+uint64_t RoutingTable::changes() const {
+    std::shared_lock lock(mutex_);
+    return changes_;
 }
 
 size_t RoutingTable::store_count() const {

@@ -48,6 +48,11 @@ class RoutingTable {
     void set_version(uint64_t version);
 
     uint64_t version() const;
+    // How many changes the table has taken (replace() and each upsert_ or remove_ call). A
+    // change is counted in the critical section that makes it visible, so a count read after
+    // a lookup covers every change the lookup saw, and a listener reads a count that covers
+    // the change it was called for.
+    uint64_t changes() const;
     size_t store_count() const;
     std::vector<std::shared_ptr<const Store>> stores() const;
     std::vector<std::shared_ptr<const Backend>> backends() const;
@@ -73,6 +78,7 @@ class RoutingTable {
 
     mutable std::shared_mutex mutex_;
     uint64_t version_ = 0;
+    uint64_t changes_ = 0;
     uint64_t next_generation_ = 1;
     StoreMap stores_;
     SlugMap slugs_;

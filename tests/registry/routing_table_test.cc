@@ -213,6 +213,18 @@ TEST(RoutingTable, ListenersRunAfterEveryChange) {
     EXPECT_EQ(calls.load(), 6);
 }
 
+TEST(RoutingTable, ListenersSeeTheChangeTheyWereCalledFor) {
+    RoutingTable table;
+    std::vector<uint64_t> seen;
+    table.on_change([&] { seen.push_back(table.changes()); });
+    table.replace(sample());
+    table.upsert_store(store(kStoreA, "alpha", "big"));
+    table.set_version(7);  // a version alone is not a change of the table's contents
+    table.remove_store(id_of(kStoreA));
+    EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3}));
+    EXPECT_EQ(table.changes(), 3u);
+}
+
 TEST(RoutingTable, VersionNeverMovesBackwards) {
     RoutingTable table;
     table.set_version(10);
