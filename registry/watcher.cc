@@ -25,6 +25,13 @@ constexpr const char* kHeartbeatSql =
     "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, "
     "admin_address = EXCLUDED.admin_address, applied_version = EXCLUDED.applied_version, "
     "heartbeat_at = now()";
+// The same, and a notification that commits with it ($5 is the channel).
+constexpr const char* kAnnounceSql =
+    "WITH beat AS (INSERT INTO storegate_instances (id, address, admin_address, "
+    "applied_version) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET address = "
+    "EXCLUDED.address, admin_address = EXCLUDED.admin_address, applied_version = "
+    "EXCLUDED.applied_version, heartbeat_at = now() RETURNING id) "
+    "SELECT pg_notify($5, id) FROM beat";
 
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -159,6 +166,9 @@ void Watcher::run() {
                 backoff = options_.min_backoff;
                 was_connected = true;
                 session(conn);
+                if (stopping_) {
+                    leave_fleet(conn);
+                }
             }
         }
         connected_ = false;
@@ -184,32 +194,50 @@ void Watcher::session(PgConn& conn) {
     }
     auto last_activity = Clock::now();
     while (!stopping_) {
-        auto now = Clock::now();
-        if (now >= last_full_load_ + options_.refresh_interval && !load_all(conn)) {
+        // libpq queues notifications that arrive while any query runs, ours included, and the
+        // socket then has nothing left to wake the wait: take them before waiting.
+        int applied = drain_notifications(conn);
+        if (applied < 0) {
             return;
+        }
+        auto now = Clock::now();
+        if (applied > 0) {
+            // Confirmed at once rather than at the next heartbeat: a pause, route or resume
+            // command waits for this row.
+            // Limitation: one write per batch of applied changes, whatever they were - matters
+            // for registries that change many times a second under large fleets, where these
+            // writes add up on the registry.
+            if (!heartbeat(conn, true)) {
+                return;
+            }
+            last_activity = now;
+            continue;
+        }
+        if (now - last_activity >= options_.liveness_interval) {
+            if (!check_liveness(conn)) {
+                return;
+            }
+            last_activity = now;
+            continue;
+        }
+        if (now >= last_full_load_ + options_.refresh_interval) {
+            if (!load_all(conn)) {
+                return;
+            }
+            continue;
         }
         auto until_refresh = std::chrono::duration_cast<std::chrono::milliseconds>(
             last_full_load_ + options_.refresh_interval - now);
-        auto timeout =
-            std::clamp(until_refresh, std::chrono::milliseconds(0), options_.liveness_interval);
+        auto until_liveness = std::chrono::duration_cast<std::chrono::milliseconds>(
+            last_activity + options_.liveness_interval - now);
+        auto timeout = std::clamp(std::min(until_refresh, until_liveness),
+                                  std::chrono::milliseconds(0), options_.liveness_interval);
         if (!wait_readable(PQsocket(conn.get()), timeout)) {
             return;
         }
         if (PQconsumeInput(conn.get()) == 0) {
             log::warn("registry connection lost error=\"{}\"", conn.error());
             return;
-        }
-        int applied = drain_notifications(conn);
-        if (applied < 0) {
-            return;
-        }
-        if (applied > 0) {
-            last_activity = Clock::now();
-        } else if (Clock::now() - last_activity >= options_.liveness_interval) {
-            if (!check_liveness(conn)) {
-                return;
-            }
-            last_activity = Clock::now();
         }
     }
 }
@@ -270,11 +298,13 @@ bool Watcher::apply(const PgConn& conn, std::string_view payload) {
     if (!change->key) {
         return load_all(conn);
     }
+    // The version goes first: whoever sees the row in the table then reads a version that
+    // covers it (the quiesce reporter reports the version it read after seeing a pause).
+    table_.set_version(change->version);
     if (!reread(conn, change->table, *change->key)) {
         return false;
     }
     applied_version_ = std::max(applied_version_.load(), change->version);
-    table_.set_version(change->version);
     ++rows_applied_;
     touch();
     return true;
@@ -328,16 +358,41 @@ bool Watcher::check_liveness(const PgConn& conn) {
         return false;
     }
     touch();
+    return heartbeat(conn, false);
+}
+
+bool Watcher::heartbeat(const PgConn& conn, bool announce) {
     if (options_.instance_id.empty()) {
         return true;
     }
-    PgResult beat =
-        conn.exec(kHeartbeatSql, {options_.instance_id, options_.address, options_.admin_address,
-                                  std::to_string(applied_version())});
+    std::vector<std::string> params{options_.instance_id, options_.address, options_.admin_address,
+                                    std::to_string(applied_version())};
+    if (announce) {
+        params.emplace_back(kFleetChannel);
+    }
+    PgResult beat = conn.exec(announce ? kAnnounceSql : kHeartbeatSql, params);
     if (!beat.ok() && log::allow("registry.heartbeat")) {
         log::warn("registry heartbeat failed error=\"{}\"", beat.error());
     }
     return PQstatus(conn.get()) == CONNECTION_OK;
+}
+
+// Stopping comes after the last session ended: this instance has nothing in flight and will
+// apply nothing more, so fleet-wide commands must not wait for it until its heartbeat ages.
+void Watcher::leave_fleet(const PgConn& conn) {
+    if (options_.instance_id.empty() || PQstatus(conn.get()) != CONNECTION_OK) {
+        return;
+    }
+    PgResult gone = conn.exec(
+        "WITH gone AS (DELETE FROM storegate_instances WHERE id = $1 RETURNING id) "
+        "SELECT pg_notify($2, id) FROM gone",
+        {options_.instance_id, kFleetChannel});
+    if (gone.ok()) {
+        log::info("left the fleet instance={}", options_.instance_id);
+    } else {
+        log::warn("cannot leave the fleet instance={} error=\"{}\"", options_.instance_id,
+                  gone.error());
+    }
 }
 
 bool Watcher::negative_hit(const std::string& key) {

@@ -24,6 +24,11 @@ namespace storegate::registry {
 
 class PgConn;
 
+// The channel instances notify (payload: the instance id) right after they confirm a change in
+// storegate_instances.applied_version or report a store quiesced, so that a command waiting
+// for the fleet can LISTEN instead of polling.
+inline constexpr const char* kFleetChannel = "storegate_fleet";
+
 struct WatcherOptions {
     std::string dsn;
     std::chrono::milliseconds refresh_interval{30000};
@@ -32,8 +37,9 @@ struct WatcherOptions {
     std::chrono::milliseconds max_backoff{5000};
     // How long the connection may stay silent before a cheap query checks that it is alive.
     std::chrono::milliseconds liveness_interval{1000};
-    // When set, the watcher keeps this instance's row in storegate_instances up to date
-    // (heartbeat_at, applied_version) each liveness check.
+    // When set, the watcher keeps this instance's row in storegate_instances up to date:
+    // applied_version (with a notification on kFleetChannel) as soon as it has applied a batch
+    // of changes, heartbeat_at each liveness check.
     std::string instance_id;
     std::string address;
     std::string admin_address;
@@ -48,7 +54,8 @@ class Watcher {
 
     // Starts the thread. Returns at once; see wait_loaded().
     void start();
-    // Ends the thread and closes its connections; safe to call twice.
+    // Ends the thread and closes its connections; safe to call twice. With an instance_id the
+    // instance first deletes its storegate_instances row, so call it once no session is left.
     void stop();
     // Waits until the first snapshot is in the table; false on timeout or stop.
     bool wait_loaded(std::chrono::milliseconds timeout);
@@ -80,6 +87,11 @@ class Watcher {
     bool apply(const PgConn& conn, std::string_view payload);
     bool reread(const PgConn& conn, std::string_view table, const std::string& key);
     bool check_liveness(const PgConn& conn);
+    // Upserts this instance's row; `announce` also notifies kFleetChannel. False when the
+    // connection failed.
+    bool heartbeat(const PgConn& conn, bool announce);
+    // On stop: deletes this instance's row (and with it its quiesce reports).
+    void leave_fleet(const PgConn& conn);
     // Sleeps up to `duration` or until stop(); returns false when stopping.
     bool sleep_for(std::chrono::milliseconds duration);
     // Waits for the socket to be readable, up to `timeout`; false when stopping.
