@@ -2,15 +2,18 @@
 
 #include "common/log.h"
 #include "registry/pg_conn.h"
+#include "registry/watcher.h"
 
 namespace storegate::proxy {
 
 namespace {
 
-// While a paused store is not yet reported, the thread looks again this often even without a
-// table change: the store's last transaction may end at any moment.
+// Fallbacks only: the thread wakes on every table change and when a watched store drains. It
+// looks again this often while a paused store is not reported yet (a failed report, say).
 constexpr std::chrono::milliseconds kPollInterval{50};
 constexpr std::chrono::milliseconds kRetryInterval{1000};
+// How long in_flight_after() may wait for the generation to catch up with a change.
+constexpr std::chrono::milliseconds kListenerWait{1000};
 
 bool connection_lost(const registry::PgConn& conn) {
     return PQstatus(conn.get()) != CONNECTION_OK;
@@ -18,8 +21,8 @@ bool connection_lost(const registry::PgConn& conn) {
 
 }  // namespace
 
-QuiesceReporter::QuiesceReporter(StoreControl& control, QuiesceOptions options)
-    : control_(control), options_(std::move(options)) {}
+QuiesceReporter::QuiesceReporter(StoreControl& control, Metrics& metrics, QuiesceOptions options)
+    : control_(control), metrics_(metrics), options_(std::move(options)) {}
 
 QuiesceReporter::~QuiesceReporter() {
     stop();
@@ -43,8 +46,9 @@ void QuiesceReporter::run() {
         if (conn.ok()) {
             // A new connection may have missed changes: look at every paused store again.
             seen_generation_ = 0;
+            loaded_generation_ = 0;
             while (!stopping_.load() && pass(conn)) {
-                control_.wait_change(seen_generation_, kPollInterval);
+                control_.wait_change(seen_generation_, seen_drains_, kPollInterval);
             }
         }
         if (!stopping_.load() && log::allow("quiesce_registry_down")) {
@@ -57,53 +61,107 @@ void QuiesceReporter::run() {
     }
 }
 
-// A store counts as quiesced only when it was paused in the table on the previous pass too:
-// by then every worker has seen the table change that paused it, so a transaction starting
-// after this pass's in-flight check is certain to wait.
+// Runs on every table change and every drain of a watched store. The registry's paused list
+// is read again only when the table changed: this instance's table follows the registry, so
+// a store the registry paused since the last read reaches the table later, and moves the
+// generation when it does.
 bool QuiesceReporter::pass(registry::PgConn& conn) {
     if (!tag_recorded_ && !record_tag(conn)) {
         return false;
     }
     uint64_t generation = control_.generation();
-    bool pending = false;
-    for (const auto& id : paused_last_pass_) {
-        pending = pending || !reported_.contains(id);
-    }
-    if (generation == seen_generation_ && !pending) {
+    uint64_t drains = control_.drains();
+    if (generation == seen_generation_ && drains == seen_drains_ && !unfinished_) {
         return true;
     }
     seen_generation_ = generation;
-    registry::PgResult rows = conn.exec("SELECT id FROM stores WHERE paused");
-    if (!rows.ok()) {
-        return !connection_lost(conn);
+    seen_drains_ = drains;
+    unfinished_ = false;
+    if (generation != loaded_generation_) {
+        if (!load_candidates(conn)) {
+            unfinished_ = true;
+            return !connection_lost(conn);
+        }
+        loaded_generation_ = generation;
     }
+    control_.unwatch_drains();
     std::unordered_set<Uuid, UuidHash> paused_now;
-    for (int i = 0; i < rows.rows(); ++i) {
-        auto route = control_.routing().find_store(rows.text(i, 0));
+    for (const auto& key : candidates_) {
+        auto route = control_.routing().find_store(key);
         if (!route || !route->store->paused) {
             continue;  // this instance has not applied the pause yet
         }
-        const Uuid& id = route->store->id;
-        paused_now.insert(id);
-        uint64_t version = control_.routing().version();
-        auto done = reported_.find(id);
-        bool due = done == reported_.end() || done->second < version;
-        if (due && paused_last_pass_.contains(id) && control_.in_flight(id) == 0 &&
-            !report(conn, id, version)) {
+        paused_now.insert(route->store->id);
+        if (!check_store(conn, route->store->id)) {
             return false;
         }
     }
     std::erase_if(reported_, [&](const auto& entry) { return !paused_now.contains(entry.first); });
+    count_pause_events(paused_now);
     paused_last_pass_ = std::move(paused_now);
     return true;
 }
 
+bool QuiesceReporter::load_candidates(registry::PgConn& conn) {
+    registry::PgResult rows = conn.exec("SELECT id FROM stores WHERE paused");
+    if (!rows.ok()) {
+        return false;
+    }
+    candidates_.clear();
+    for (int i = 0; i < rows.rows(); ++i) {
+        candidates_.push_back(rows.text(i, 0));
+    }
+    return true;
+}
+
+// Called right after the table showed `store` paused. The version and the change count are
+// read after that lookup, so both cover the change that paused it (the watcher sets the
+// table's version before it applies a row). The in-flight count is read once every worker
+// thread is sure to see that change: a transaction that starts later waits.
+bool QuiesceReporter::check_store(registry::PgConn& conn, const Uuid& store) {
+    uint64_t version = control_.routing().version();
+    uint64_t changes = control_.routing().changes();
+    auto done = reported_.find(store);
+    if (done != reported_.end() && done->second >= version) {
+        return true;
+    }
+    std::optional<int> busy = control_.in_flight_after(store, changes, kListenerWait);
+    if (!busy || *busy > 0) {
+        // The store's last leave() wakes the thread; a wait that timed out needs the poll.
+        unfinished_ = unfinished_ || !busy;
+        return true;
+    }
+    if (!report(conn, store, version)) {
+        return false;
+    }
+    auto now = reported_.find(store);
+    unfinished_ = unfinished_ || now == reported_.end() || now->second < version;
+    return true;
+}
+
+void QuiesceReporter::count_pause_events(const std::unordered_set<Uuid, UuidHash>& paused_now) {
+    for (const auto& id : paused_now) {
+        if (!paused_last_pass_.contains(id)) {
+            metrics_.pause_event(PauseEvent::kPaused);
+            log::info("store pause applied store={}", id.to_string());
+        }
+    }
+    for (const auto& id : paused_last_pass_) {
+        if (!paused_now.contains(id)) {
+            metrics_.pause_event(PauseEvent::kResumed);
+            log::info("store pause lifted store={}", id.to_string());
+        }
+    }
+}
+
 bool QuiesceReporter::report(registry::PgConn& conn, const Uuid& store, uint64_t version) {
     registry::PgResult r = conn.exec(
-        "INSERT INTO storegate_store_quiesced (instance_id, store_id, version) "
+        "WITH q AS (INSERT INTO storegate_store_quiesced (instance_id, store_id, version) "
         "VALUES ($1, $2::uuid, $3) ON CONFLICT (instance_id, store_id) "
-        "DO UPDATE SET version = EXCLUDED.version, at = now()",
-        {options_.instance_id, store.to_string(), std::to_string(version)});
+        "DO UPDATE SET version = EXCLUDED.version, at = now() RETURNING instance_id) "
+        "SELECT pg_notify($4, instance_id) FROM q",
+        {options_.instance_id, store.to_string(), std::to_string(version),
+         registry::kFleetChannel});
     if (r.ok()) {
         reported_[store] = version;
         log::info("store quiesced store={} version={}", store.to_string(), version);

@@ -113,7 +113,8 @@ bool Server::load_registry() {
     services_->watcher->start();
     QuiesceOptions quiesce{config_->registry.dsn, services_->instance_id,
                            services_->cancels.instance_tag()};
-    quiesce_ = std::make_unique<QuiesceReporter>(services_->store_control, std::move(quiesce));
+    quiesce_ = std::make_unique<QuiesceReporter>(services_->store_control, services_->metrics,
+                                                 std::move(quiesce));
     quiesce_->start();
     // Start serving even when the registry is down: clients of stores it has not seen get
     // 3D000 until it answers, and /readyz says not ready meanwhile.

@@ -40,11 +40,16 @@ bool refresh_route(StoreControl& control, RouteDecision& route, uint64_t& seen_g
 
 }  // namespace
 
-StoreControl::StoreControl(registry::RoutingTable& routing) : routing_(routing) {
+StoreControl::StoreControl(registry::RoutingTable& routing)
+    : routing_(routing), listened_changes_(routing.changes()) {
     routing_.on_change([this] {
+        // Read before the lock: the count covers this change, and the generation moves after
+        // the change became visible, which is what in_flight_after() relies on.
+        uint64_t changes = routing_.changes();
         {
             std::lock_guard lock(mutex_);
             generation_.fetch_add(1, std::memory_order_acq_rel);
+            listened_changes_ = std::max(listened_changes_, changes);
         }
         changed_.notify_all();
     });
@@ -56,10 +61,18 @@ void StoreControl::enter(const Uuid& store) {
 }
 
 void StoreControl::leave(const Uuid& store) {
-    std::lock_guard lock(mutex_);
-    auto it = in_flight_.find(store);
-    if (it != in_flight_.end() && --it->second <= 0) {
-        in_flight_.erase(it);
+    bool drained = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = in_flight_.find(store);
+        if (it != in_flight_.end() && --it->second <= 0) {
+            in_flight_.erase(it);
+            drained = !drain_watch_.empty() && drain_watch_.contains(store);
+            drains_ += drained ? 1 : 0;
+        }
+    }
+    if (drained) {
+        changed_.notify_all();
     }
 }
 
@@ -69,9 +82,35 @@ int StoreControl::in_flight(const Uuid& store) const {
     return it == in_flight_.end() ? 0 : it->second;
 }
 
-void StoreControl::wait_change(uint64_t seen, std::chrono::milliseconds timeout) {
+std::optional<int> StoreControl::in_flight_after(const Uuid& store, uint64_t changes,
+                                                 std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, timeout, [&] { return generation() != seen; });
+    if (!changed_.wait_for(lock, timeout, [&] { return listened_changes_ >= changes; })) {
+        return std::nullopt;
+    }
+    auto it = in_flight_.find(store);
+    if (it == in_flight_.end()) {
+        return 0;
+    }
+    drain_watch_.insert(store);
+    return it->second;
+}
+
+void StoreControl::unwatch_drains() {
+    std::lock_guard lock(mutex_);
+    drain_watch_.clear();
+}
+
+uint64_t StoreControl::drains() const {
+    std::lock_guard lock(mutex_);
+    return drains_;
+}
+
+void StoreControl::wait_change(uint64_t seen_generation, uint64_t seen_drains,
+                               std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, timeout,
+                      [&] { return generation() != seen_generation || drains_ != seen_drains; });
 }
 
 void StoreControl::wake() {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/uuid.h"
@@ -33,9 +34,23 @@ class StoreControl {
     void enter(const Uuid& store);
     void leave(const Uuid& store);
     int in_flight(const Uuid& store) const;
+    // The quiesce reporter's check: the store's in-flight count, read once the generation has
+    // moved for the first `changes` table changes (RoutingTable::changes()). A transaction
+    // counted after this read re-reads its route, so it sees each of those changes, a pause
+    // among them. While the count is above zero the store is watched: the leave() that ends
+    // its last transaction moves drains() and wakes wait_change(), so a paused store can be
+    // reported the moment it quiesces. Nullopt when the generation has not moved within
+    // `timeout` (the listener runs right after each change, so it does).
+    std::optional<int> in_flight_after(const Uuid& store, uint64_t changes,
+                                       std::chrono::milliseconds timeout);
+    // Ends every watch in_flight_after() started.
+    void unwatch_drains();
+    uint64_t drains() const;
 
-    // Blocks until the table changes or `timeout` passes (the quiesce reporter's wake-up).
-    void wait_change(uint64_t seen, std::chrono::milliseconds timeout);
+    // Blocks until the table changes, a watched store drains, or `timeout` passes (the quiesce
+    // reporter's wake-up).
+    void wait_change(uint64_t seen_generation, uint64_t seen_drains,
+                     std::chrono::milliseconds timeout);
     // Wakes wait_change() callers without a table change (shutdown).
     void wake();
 
@@ -45,6 +60,11 @@ class StoreControl {
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     std::unordered_map<Uuid, int, UuidHash> in_flight_;
+    // Under mutex_: the table changes the generation has moved for, the watched stores and
+    // how many of them drained.
+    uint64_t listened_changes_ = 0;
+    std::unordered_set<Uuid, UuidHash> drain_watch_;
+    uint64_t drains_ = 0;
 };
 
 // One session's share of StoreControl's in-flight count: at most one store at a time, left
