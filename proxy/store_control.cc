@@ -6,15 +6,36 @@ namespace storegate::proxy {
 
 namespace {
 
-// How often a waiting transaction looks at the table again. Pauses last seconds; a few polls
-// per pause cost less than a wake-up list per store shared between worker threads.
-constexpr std::chrono::milliseconds kPausePoll{20};
+// A waiting transaction is woken by the table change that resumes its store; it also looks
+// again this often, a fallback that costs nothing while pauses are as short as a move's.
+constexpr std::chrono::milliseconds kPauseRecheck{250};
 constexpr std::chrono::milliseconds kDrainPoll{100};
 
 awaitable<bool> sleep_for(std::chrono::milliseconds duration) {
     asio::steady_timer timer(co_await asio::this_coro::executor, duration);
     auto [ec] = co_await timer.async_wait(nothrow);
     co_return !ec;
+}
+
+// Unregisters a pause waiter however its coroutine ends, destruction on shutdown included.
+struct WaiterGuard {
+    StoreControl& control;
+    const PauseWaiter* waiter;
+    ~WaiterGuard() { control.remove_waiter(waiter); }
+};
+
+// Waits until the next table change, the fallback recheck or `deadline`; false when the wait
+// was cancelled from outside (the session is ending).
+awaitable<bool> wait_resume(StoreControl& control, const std::shared_ptr<PauseWaiter>& waiter,
+                            const uint64_t& seen_generation,
+                            const std::chrono::steady_clock::time_point& deadline) {
+    if (!control.add_waiter(waiter, seen_generation)) {
+        co_return true;  // the table changed meanwhile: look again at once
+    }
+    waiter->woken = false;
+    waiter->timer.expires_at(std::min(deadline, std::chrono::steady_clock::now() + kPauseRecheck));
+    auto [ec] = co_await waiter->timer.async_wait(nothrow);
+    co_return !ec || waiter->woken;
 }
 
 // Re-reads the store's route when the table changed; false (with `error`) when the store or
@@ -46,12 +67,24 @@ StoreControl::StoreControl(registry::RoutingTable& routing)
         // Read before the lock: the count covers this change, and the generation moves after
         // the change became visible, which is what in_flight_after() relies on.
         uint64_t changes = routing_.changes();
+        decltype(waiters_) waiters;
         {
             std::lock_guard lock(mutex_);
             generation_.fetch_add(1, std::memory_order_acq_rel);
             listened_changes_ = std::max(listened_changes_, changes);
+            waiters.swap(waiters_);
         }
         changed_.notify_all();
+        // The timer belongs to the waiter's executor: it is woken there, and only there may
+        // the waiter be touched (or, by a last reference, destroyed).
+        for (auto& [_, entry] : waiters) {
+            asio::post(entry.executor, [weak = std::move(entry.waiter)] {
+                if (auto waiter = weak.lock()) {
+                    waiter->woken = true;
+                    waiter->timer.cancel();
+                }
+            });
+        }
     });
 }
 
@@ -117,6 +150,21 @@ void StoreControl::wake() {
     changed_.notify_all();
 }
 
+bool StoreControl::add_waiter(const std::shared_ptr<PauseWaiter>& waiter,
+                              uint64_t seen_generation) {
+    std::lock_guard lock(mutex_);
+    if (generation() != seen_generation) {
+        return false;
+    }
+    waiters_.emplace(waiter.get(), WaiterEntry{waiter->timer.get_executor(), waiter});
+    return true;
+}
+
+void StoreControl::remove_waiter(const PauseWaiter* waiter) {
+    std::lock_guard lock(mutex_);
+    waiters_.erase(waiter);
+}
+
 void StoreActivity::enter(const Uuid& store) {
     if (store_ && *store_ == store) {
         return;
@@ -144,6 +192,7 @@ awaitable<GateOutcome> admit_store(StoreControl& control, RouteDecision& route,
     }
     auto deadline = std::chrono::steady_clock::now() + pause_timeout;
     bool moved = false;
+    std::shared_ptr<PauseWaiter> waiter;
     for (;;) {
         activity.enter(route.store->id);
         if (!refresh_route(control, route, seen_generation, moved, error)) {
@@ -154,7 +203,16 @@ awaitable<GateOutcome> admit_store(StoreControl& control, RouteDecision& route,
             co_return moved ? GateOutcome::kMoved : GateOutcome::kOpen;
         }
         activity.leave();
-        if (std::chrono::steady_clock::now() >= deadline || !co_await sleep_for(kPausePoll)) {
+        if (!waiter) {
+            auto ex = co_await asio::this_coro::executor;
+            waiter = std::make_shared<PauseWaiter>(ex);
+        }
+        WaiterGuard guard{control, waiter.get()};
+        bool waited = std::chrono::steady_clock::now() < deadline;
+        if (waited) {
+            waited = co_await wait_resume(control, waiter, seen_generation, deadline);
+        }
+        if (!waited) {
             error = {"ERROR", "57014",
                      "store \"" + route.store->slug + "\" is paused and was not resumed within " +
                          std::to_string(pause_timeout.count()) + " ms",

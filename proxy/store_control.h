@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -21,6 +22,15 @@
 #include "registry/routing_table.h"
 
 namespace storegate::proxy {
+
+// A transaction waiting at the gate of a paused store, woken by the next table change instead
+// of looking again on a timer. Belongs to the waiting coroutine's executor; StoreControl only
+// holds it weakly and wakes it through a handler posted there.
+struct PauseWaiter {
+    explicit PauseWaiter(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool woken = false;
+};
 
 class StoreControl {
   public:
@@ -54,6 +64,12 @@ class StoreControl {
     // Wakes wait_change() callers without a table change (shutdown).
     void wake();
 
+    // Registers `waiter` for a wake-up at the next table change, unless the generation has
+    // already moved past `seen_generation` (then false: look at the table again at once).
+    // A change wakes every registered waiter and unregisters it.
+    bool add_waiter(const std::shared_ptr<PauseWaiter>& waiter, uint64_t seen_generation);
+    void remove_waiter(const PauseWaiter* waiter);
+
   private:
     registry::RoutingTable& routing_;
     std::atomic<uint64_t> generation_{1};
@@ -65,6 +81,11 @@ class StoreControl {
     uint64_t listened_changes_ = 0;
     std::unordered_set<Uuid, UuidHash> drain_watch_;
     uint64_t drains_ = 0;
+    struct WaiterEntry {
+        asio::any_io_executor executor;
+        std::weak_ptr<PauseWaiter> waiter;
+    };
+    std::unordered_map<const PauseWaiter*, WaiterEntry> waiters_;
 };
 
 // One session's share of StoreControl's in-flight count: at most one store at a time, left

@@ -75,5 +75,56 @@ TEST_F(StoreControlTest, UnwatchedStoresDrainWithoutWakingAnyone) {
     EXPECT_EQ(control.drains(), drains);
 }
 
+TEST_F(StoreControlTest, WaiterIsRefusedOnceTheGenerationMoved) {
+    asio::io_context io;
+    auto waiter = std::make_shared<PauseWaiter>(io.get_executor());
+    uint64_t seen = control.generation();
+    table.upsert_store(store(true));
+    EXPECT_FALSE(control.add_waiter(waiter, seen));
+    EXPECT_TRUE(control.add_waiter(waiter, control.generation()));
+    control.remove_waiter(waiter.get());
+}
+
+TEST_F(StoreControlTest, TableChangeWakesRegisteredWaiters) {
+    asio::io_context io;
+    auto waiter = std::make_shared<PauseWaiter>(io.get_executor());
+    ASSERT_TRUE(control.add_waiter(waiter, control.generation()));
+    waiter->timer.expires_after(std::chrono::hours(1));
+    bool aborted = false;
+    waiter->timer.async_wait(
+        [&](const error_code& ec) { aborted = ec == asio::error::operation_aborted; });
+    table.upsert_store(store(false));
+    io.run_for(std::chrono::seconds(5));
+    EXPECT_TRUE(waiter->woken);
+    EXPECT_TRUE(aborted);
+    // Woken once: the next change does not reach it again.
+    waiter->woken = false;
+    table.upsert_store(store(true));
+    io.restart();
+    io.poll();
+    EXPECT_FALSE(waiter->woken);
+}
+
+TEST_F(StoreControlTest, GateOpensWhenTheStoreIsResumed) {
+    asio::io_context io;
+    RouteDecision route;
+    ASSERT_FALSE(resolve_store(kStore, table, route));
+    StoreActivity activity(control);
+    uint64_t seen = control.generation();
+    std::chrono::milliseconds timeout(30000);
+    protocol::ErrorFields error;
+    std::optional<GateOutcome> outcome;
+    asio::co_spawn(io, admit_store(control, route, activity, seen, timeout, error),
+                   [&](std::exception_ptr, GateOutcome result) { outcome = result; });
+    io.poll();
+    EXPECT_FALSE(outcome);
+    EXPECT_EQ(control.in_flight(id()), 0);  // a waiting transaction is not in flight
+    table.upsert_store(store(false));
+    io.run_for(std::chrono::seconds(5));
+    ASSERT_TRUE(outcome);
+    EXPECT_EQ(*outcome, GateOutcome::kOpen);
+    EXPECT_TRUE(activity.active());
+}
+
 }  // namespace
 }  // namespace storegate::proxy
