@@ -160,6 +160,9 @@ awaitable<void> Session::run() {
         co_await run_transaction_mode();
     } else {
         co_await relay();
+        if (!store_moved_ && left_behind(services_.store_control, route_)) {
+            services_.metrics.drain_event(DrainEvent::kDrained);
+        }
     }
     co_await detach();
     log::info("client disconnected {}", log_fields());

@@ -261,6 +261,14 @@ awaitable<void> watch_store_move(StoreControl& control, const RouteDecision& rou
     }
 }
 
+bool left_behind(const StoreControl& control, const RouteDecision& route) {
+    if (!route.store || !route.backend) {
+        return false;
+    }
+    auto now = control.routing().find_store(route.store->id.to_string());
+    return now && now->store->db_key != route.backend->db_key;
+}
+
 protocol::ErrorFields store_moved_error(const RouteDecision& route) {
     std::string store = route.store ? route.store->slug : std::string("?");
     return {"FATAL", "57P01",

@@ -123,6 +123,10 @@ awaitable<GateOutcome> admit_store(StoreControl& control, RouteDecision& route,
 awaitable<void> watch_store_move(StoreControl& control, const RouteDecision& route,
                                  const std::chrono::milliseconds& drain_timeout, bool& moved);
 
+// True when `route`'s store now lives on another db_key than the backend `route` holds: a
+// session-mode session that ends so was left behind by a move.
+bool left_behind(const StoreControl& control, const RouteDecision& route);
+
 // The FATAL a drained session-mode client receives (57P01, as for an administrator shutdown).
 protocol::ErrorFields store_moved_error(const RouteDecision& route);
 
