@@ -44,6 +44,17 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=os.path.join(REPO, "build-bench", "storegate"))
+    parser.add_argument("--variant", action="append", default=variants_from_env(),
+                        metavar="NAME=PATH",
+                        help="another storegate binary, benchmarked as storegate-NAME/... "
+                             "beside the main one, taking turns with the others at every point "
+                             "(repeatable; default $BENCH_VARIANTS, comma-separated)")
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS),
+                        help="pgbench -M values (default simple,extended,prepared)")
+    parser.add_argument("--clients", default=",".join(str(c) for c in CLIENTS),
+                        help="client counts (default 1,16,64,256)")
+    parser.add_argument("--no-connect", action="store_true",
+                        help="skip the connection-per-transaction run")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: -M simple at 1 and 16 clients, 1,000 idle clients")
     parser.add_argument("--seconds", type=int, default=int(os.environ.get("BENCH_SECONDS", 5)),
@@ -66,6 +77,20 @@ def parse_args() -> argparse.Namespace:
                         help="copy the report to docs/benchmarks (auto: full runs only)")
     parser.add_argument("--keep", action="store_true", help="keep servers' folders and logs")
     return parser.parse_args()
+
+
+def variants_from_env() -> list:
+    return [v for v in os.environ.get("BENCH_VARIANTS", "").split(",") if v.strip()]
+
+
+def parse_variants(specs: list) -> dict:
+    variants = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or "/" in name or not os.access(path, os.X_OK):
+            raise SystemExit(f"bench: --variant wants NAME=PATH to an executable, got {spec!r}")
+        variants[name.strip()] = path.strip()
+    return variants
 
 
 def raise_descriptor_limit() -> None:
@@ -95,7 +120,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def machine_info(binary: str, perf_ok: bool) -> dict:
+def machine_info(binary: str, variants: dict, perf_ok: bool) -> dict:
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     commit = first_line(["git", "-C", REPO, "describe", "--always", "--dirty"])
     return {
@@ -106,6 +131,8 @@ def machine_info(binary: str, perf_ok: bool) -> dict:
         "memory": f"{pages / 2**30:.0f} GiB",
         "versions": {
             "storegate": f"{first_line([binary, '--version'])} (commit {commit})",
+            **{f"storegate-{name}": f"{first_line([path, '--version'])} ({path})"
+               for name, path in variants.items()},
             "PgBouncer": first_line(["pgbouncer", "--version"]),
             "HAProxy": first_line(["haproxy", "-v"]).split(" - ")[0],
             "PostgreSQL": first_line([tg.pg_program("postgres"), "--version"]),
@@ -130,9 +157,13 @@ def settings(args, session_pool: int) -> dict:
 def throughput(targets: list, args, workdir: str, password: str, count_syscalls: bool) -> list:
     """Every run, in the order made. With several rounds each target runs each point that
     many times, the rounds of a point back to back with the order rotated each time."""
-    protocols, clients = (PROTOCOLS[:1], CLIENTS[:2]) if args.quick else (PROTOCOLS, CLIENTS)
+    protocols = [p for p in args.protocols.split(",") if p.strip()]
+    clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    if args.quick:
+        protocols, clients = protocols[:1], clients[:2]
     points = [(p, c, False) for p in protocols for c in clients]
-    points.append(("simple", args.connect_clients, True))
+    if not args.no_connect:
+        points.append(("simple", args.connect_clients, True))
     total = len(points) * len(targets) * args.rounds
     print(f"bench: {total} pgbench runs of {args.seconds}s (about "
           f"{total * (args.seconds + 2) / 60:.0f} min)", flush=True)
@@ -253,7 +284,8 @@ def measure_all(args, workdir: str, out_dir: str) -> tuple:
     everything; returns (machine, memory points, pgbench runs)."""
     threads = [int(t) for t in args.threads.split(",") if t.strip()]
     session_pool = max(CLIENTS) + 4
-    max_connections = (session_pool + TRANSACTION_POOL) * (1 + len(threads)) + 2 * max(CLIENTS)
+    storegates = len(threads) * (1 + len(args.variants))
+    max_connections = (session_pool + TRANSACTION_POOL) * (1 + storegates) + 2 * max(CLIENTS)
     perf_ok = not args.no_syscalls and measure.perf_usable()
     backend = tg.Backend(workdir, secrets.token_hex(12), max_connections + 50)
     targets = []
@@ -261,10 +293,10 @@ def measure_all(args, workdir: str, out_dir: str) -> tuple:
         print(f"bench: PostgreSQL, pgbench -i -s {args.scale} ...", flush=True)
         backend.start(args.scale)
         targets = tg.start_all(backend, workdir, args.binary, session_pool, TRANSACTION_POOL,
-                               threads)
+                               threads, args.variants)
         if args.only:
             targets = select_targets(targets, args.only.split(","))
-        machine = machine_info(args.binary, perf_ok)
+        machine = machine_info(args.binary, args.variants, perf_ok)
         points = [] if args.no_memory else idle_phase(targets, args, backend.password)
         runs = throughput(targets, args, workdir, backend.password, perf_ok)
         save_failures(runs, out_dir)
@@ -282,6 +314,7 @@ def main() -> int:
         tg.require_program(program)
     if not os.access(args.binary, os.X_OK):
         raise SystemExit(f"bench: no storegate binary at {args.binary} (bench/run.sh builds it)")
+    args.variants = parse_variants(args.variant)
     out_dir = args.out or os.path.join(REPO, "bench", "results", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="storegate-bench-")

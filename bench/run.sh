@@ -8,6 +8,9 @@
 #   BENCH_SECONDS=30 bench/run.sh longer points (pgbench -T; default 5)
 #   STOREGATE_BIN=path            benchmark this binary instead of building one (the
 #                                 micro-benchmarks then do not run)
+#   BENCH_VARIANTS=uring=path     also benchmark other storegate builds (comma-separated
+#                                 NAME=PATH), e.g. one made with -DSTOREGATE_IO_URING=ON; they
+#                                 run as storegate-NAME/... and take turns with the others
 #   BUILD_DIR (default build-bench), JOBS (default 2): the Release build made otherwise
 # Results: bench/results/<timestamp>/ (README.md, CSV, PNG charts, logs). More options:
 # bench/compare.py --help (arguments after run.sh are passed on).

@@ -29,10 +29,11 @@ class Target:
     """One server pgbench connects to. `pid` is the process whose CPU and memory are measured
     (None for direct connections, which have no pooler)."""
 
-    def __init__(self, kind: str, mode: str = "", threads: int = 0):
+    def __init__(self, kind: str, mode: str = "", threads: int = 0, variant: str = ""):
         self.kind = kind
         self.mode = mode
         self.threads = threads
+        self.variant = variant  # a second storegate build, e.g. "uring": storegate-uring/...
         self.host = "127.0.0.1"
         self.port = 0
         self.pid = None
@@ -42,7 +43,8 @@ class Target:
 
     @property
     def name(self) -> str:
-        parts = [self.kind] + ([self.mode] if self.mode else [])
+        head = f"{self.kind}-{self.variant}" if self.variant else self.kind
+        parts = [head] + ([self.mode] if self.mode else [])
         return "/".join(parts) + (f"/{self.threads}t" if self.threads else "")
 
     @property
@@ -212,9 +214,9 @@ db_key = "bench"
 
 
 def start_storegate(backend: Backend, workdir: str, binary: str, mode: str, threads: int,
-                    pool_size: int) -> Target:
-    target = Target("storegate", mode, threads)
-    folder = os.path.join(workdir, f"storegate-{mode}-{threads}t")
+                    pool_size: int, variant: str = "") -> Target:
+    target = Target("storegate", mode, threads, variant)
+    folder = os.path.join(workdir, target.name.replace("/", "-"))
     os.makedirs(folder, exist_ok=True)
     registry = os.path.join(folder, "registry.toml")
     write_file_registry(registry, backend)
@@ -238,19 +240,22 @@ def start_storegate(backend: Backend, workdir: str, binary: str, mode: str, thre
 
 
 def start_all(backend: Backend, workdir: str, binary: str, session_pool: int,
-              transaction_pool: int, thread_counts: list) -> list:
-    """Every target, in a fixed order; one that fails to start carries its error instead."""
+              transaction_pool: int, thread_counts: list, variants: dict) -> list:
+    """Every target, in a fixed order; one that fails to start carries its error instead.
+    `variants` maps a name to another storegate binary, benchmarked like the main one."""
     pools = {"session": session_pool, "transaction": transaction_pool}
     plan = [(lambda: direct(backend), Target("direct")),
             (lambda: start_haproxy(backend, workdir), Target("haproxy"))]
     for mode, size in pools.items():
         plan.append((lambda m=mode, s=size: start_pgbouncer(backend, workdir, m, s),
                      Target("pgbouncer", mode)))
+    builds = {"": binary, **variants}
     for mode, size in pools.items():
-        for threads in thread_counts:
-            plan.append((lambda m=mode, s=size, t=threads:
-                         start_storegate(backend, workdir, binary, m, t, s),
-                         Target("storegate", mode, threads)))
+        for variant, path in builds.items():
+            for threads in thread_counts:
+                plan.append((lambda m=mode, s=size, t=threads, v=variant, b=path:
+                             start_storegate(backend, workdir, b, m, t, s, v),
+                             Target("storegate", mode, threads, variant)))
     targets = []
     for start, placeholder in plan:
         try:
