@@ -28,12 +28,12 @@ class ClientStream {
     }
     awaitable<error_code> write(asio::const_buffer buffer) {
         auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buffer, nothrow)
-                            : co_await asio::async_write(socket_, buffer, nothrow);
+                            : co_await write_plain(socket_, &buffer, 1);
         co_return ec;
     }
     awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers) {
         auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buffers, nothrow)
-                            : co_await asio::async_write(socket_, buffers, nothrow);
+                            : co_await write_plain(socket_, buffers.data(), buffers.size());
         co_return ec;
     }
     // Runs the server side of a TLS handshake; from then on every read and write is encrypted.

@@ -24,12 +24,18 @@ class ServerStream {
         }
         co_return co_await socket_.async_read_some(buffer, nothrow);
     }
-    template <typename Buffers>
-    awaitable<std::tuple<error_code, size_t>> write(const Buffers& buffers) {
+    awaitable<std::tuple<error_code, size_t>> write(asio::const_buffer buffer) {
+        if (tls_) {
+            co_return co_await asio::async_write(*tls_, buffer, nothrow);
+        }
+        co_return co_await write_plain(socket_, &buffer, 1);
+    }
+    awaitable<std::tuple<error_code, size_t>> write(
+        const std::vector<asio::const_buffer>& buffers) {
         if (tls_) {
             co_return co_await asio::async_write(*tls_, buffers, nothrow);
         }
-        co_return co_await asio::async_write(socket_, buffers, nothrow);
+        co_return co_await write_plain(socket_, buffers.data(), buffers.size());
     }
     // Client side of a handshake. `host` goes out as SNI unless it is an IP literal, and is
     // checked against the certificate when `check_host` (sslmode verify-full).
