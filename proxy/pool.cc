@@ -7,11 +7,19 @@
 namespace storegate::proxy {
 
 static constexpr auto kProbeAfterIdle = std::chrono::milliseconds(1000);
+// A connection given back goes to a client waiting on the same thread before one waiting
+// longer on another thread, unless that one has waited this long: moving a connection between
+// threads costs system calls (the socket leaves one epoll set for another) and a cross-thread
+// wake-up, while the order of waiters matters only for fairness.
+static constexpr auto kPreferSameThreadFor = std::chrono::milliseconds(2);
 
 struct Pool::Waiter {
-    explicit Waiter(asio::any_io_executor ex) : executor(ex), timer(ex) {}
+    Waiter(asio::any_io_executor ex, int worker_index)
+        : executor(ex), timer(ex), worker(worker_index), since(Clock::now()) {}
     asio::any_io_executor executor;
     asio::steady_timer timer;
+    int worker;
+    Clock::time_point since;
     Grant grant = Grant::kNone;
     std::unique_ptr<ServerConn> conn;
 };
@@ -64,7 +72,7 @@ awaitable<Checkout> Pool::acquire(int worker, std::shared_ptr<const registry::Ba
                 ++stats_.total;
                 slot = true;
             } else if (!conn) {
-                waiter = std::make_shared<Waiter>(ex);
+                waiter = std::make_shared<Waiter>(ex, worker);
                 waiters_.push_back(waiter);
                 ++stats_.waits;
             }
@@ -174,6 +182,20 @@ void Pool::give_slot_to_waiter_locked() {
     asio::post(w->executor, [w] { w->timer.cancel(); });
 }
 
+std::shared_ptr<Pool::Waiter> Pool::take_waiter_locked(int worker, Clock::time_point now) {
+    auto chosen = waiters_.begin();
+    if (now - waiters_.front()->since < kPreferSameThreadFor) {
+        auto local = std::find_if(waiters_.begin(), waiters_.end(),
+                                  [worker](const auto& w) { return w->worker == worker; });
+        if (local != waiters_.end()) {
+            chosen = local;
+        }
+    }
+    auto w = *chosen;
+    waiters_.erase(chosen);
+    return w;
+}
+
 void Pool::release(std::unique_ptr<ServerConn> conn, bool reusable, int worker) {
     std::unique_lock lock(mutex_);
     last_used_ = Clock::now();
@@ -186,8 +208,7 @@ void Pool::release(std::unique_ptr<ServerConn> conn, bool reusable, int worker) 
     }
     conn->touch();
     if (!waiters_.empty()) {
-        auto w = waiters_.front();
-        waiters_.pop_front();
+        auto w = take_waiter_locked(worker, last_used_);
         w->grant = Grant::kConn;
         w->conn = std::move(conn);
         asio::post(w->executor, [w] { w->timer.cancel(); });

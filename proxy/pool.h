@@ -1,7 +1,8 @@
 // Server connections of one db_key, shared by every worker thread. Idle connections are kept
-// per thread and handed out to the same thread first, so a session and its server connection
-// normally share a thread; a connection moves to another thread only when that is the only
-// way to serve a waiting client. The mutex is held only for list operations, never across I/O.
+// per thread and handed out to the same thread first, and a connection given back goes to a
+// client waiting on the same thread first, so a session and its server connection normally
+// share a thread; a connection moves to another thread only when that is the only way to serve
+// a waiting client soon. The mutex is held only for list operations, never across I/O.
 #pragma once
 
 #include <deque>
@@ -85,6 +86,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
     awaitable<Checkout> wait(std::shared_ptr<Waiter> waiter,
                              std::shared_ptr<const registry::Backend> backend);
     void give_slot_to_waiter_locked();
+    // The waiter a released connection goes to: the first one on `worker`'s thread while the
+    // longest waiter has waited only briefly, else the longest waiter.
+    std::shared_ptr<Waiter> take_waiter_locked(int worker, Clock::time_point now);
     bool expired(const ServerConn& conn, Clock::time_point now) const;
 
     const std::string db_key_;
