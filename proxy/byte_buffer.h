@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <utility>
 
 namespace storegate::proxy {
 
@@ -32,6 +33,12 @@ class ByteBuffer {
     void shrink_if_empty();
     // Makes room for at least `n` bytes in total without losing data.
     void reserve(size_t n);
+    // Exchanges storage and contents with `other` (each keeps its initial capacity).
+    void swap_storage(ByteBuffer& other) {
+        std::swap(data_, other.data_);
+        std::swap(size_, other.size_);
+        std::swap(capacity_, other.capacity_);
+    }
 
   private:
     size_t initial_;

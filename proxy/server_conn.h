@@ -71,6 +71,9 @@ class ServerConn {
     // the clients it served (name -> the SQL that applied it). `settings_dirty` means a client
     // changed settings in a way not recorded here: the next sync starts with RESET ALL.
     PreparedSet& prepared() { return prepared_; }
+    // Transaction pooling: the read buffer a session relays this connection's answers through,
+    // lent with the connection so that each transaction does not allocate its own.
+    ByteBuffer& relay_buffer() { return relay_in_; }
     std::map<std::string, std::string>& applied_settings() { return applied_settings_; }
     bool settings_dirty = false;
 
@@ -93,6 +96,7 @@ class ServerConn {
     std::string password_;
     asio::generic::stream_protocol::endpoint endpoint_;
     ByteBuffer in_{4096};
+    ByteBuffer relay_in_;
     size_t consumed_ = 0;
     uint32_t max_message_ = 64u << 20;
     std::map<std::string, std::string> params_;

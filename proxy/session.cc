@@ -473,6 +473,7 @@ awaitable<void> Session::return_server() {
         server_->prepared().clear();
         server_->applied_settings().clear();
     }
+    return_relay_buffer();
     pool_->release(std::move(server_), reusable, worker_.index);
     activity_.leave();
     probe_.released();

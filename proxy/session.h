@@ -82,6 +82,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<bool> flush_chunk();
     bool release_due() const;
     void release_server();
+    void return_relay_buffer();
     void ensure_prepared(const Statement& statement, ResponseQueue::Action action);
     void answer_locally(std::string bytes, bool in_extended_batch);
     void local_error(std::string_view code, std::string message, bool in_extended_batch);
@@ -141,7 +142,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<ResponseQueue::Change> batch_change_;
     LocalStatements local_;  // SET/SHOW storegate.* prepared through the extended protocol
     bool server_pump_running_ = false;
-    bool route_changed_ = false;  // the store changed: the next transaction needs a new server
+    bool server_buffer_lent_ = false;  // server_in_ holds the server connection's relay buffer
+    bool route_changed_ = false;       // the store changed: the next transaction needs a new server
     // Live retargeting (store_control.h): the store counted in flight while a server is held,
     // the table generation route_ was last read at, and a drained session-mode client.
     StoreActivity activity_{services_.store_control};

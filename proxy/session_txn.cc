@@ -21,6 +21,9 @@ using Action = ResponseQueue::Action;
 
 namespace {
 
+// A server connection's relay buffer beyond this size is not kept (return_relay_buffer).
+constexpr size_t kKeptRelayBuffer = 64 * 1024;
+
 std::string error_bytes(std::string_view code, std::string message) {
     std::string out;
     protocol::ErrorFields error{"ERROR", std::string(code), std::move(message), "", ""};
@@ -799,6 +802,8 @@ awaitable<bool> Session::ensure_server() {
         co_return false;
     }
     server_ = std::move(checkout.conn);
+    server_in_.swap_storage(server_->relay_buffer());
+    server_buffer_lent_ = true;
     log::debug("txn acquire session={} server={}", id_, server_->id());
     cancel_target_->set({server_->endpoint(), server_->backend_pid(), server_->backend_secret()});
     std::string sync = settings_sync_sql();
@@ -879,7 +884,22 @@ bool Session::release_due() const {
            client_scan_.at_boundary() && server_in_.empty() && !skip_to_sync_;
 }
 
+// Gives the server connection its relay buffer back, unless a large answer grew it: a
+// connection keeps only a buffer of the usual size.
+void Session::return_relay_buffer() {
+    if (!server_buffer_lent_) {
+        return;
+    }
+    server_buffer_lent_ = false;
+    auto& lent = server_->relay_buffer();
+    lent.swap_storage(server_in_);
+    if (lent.capacity() > kKeptRelayBuffer) {
+        lent.shrink_if_empty();
+    }
+}
+
 void Session::release_server() {
+    return_relay_buffer();
     cancel_target_->clear();
     pool_->release(std::move(server_), true, worker_.index);
     activity_.leave();
