@@ -23,8 +23,7 @@ uint64_t to_u64(const std::string& text) {
 // One registry transaction; a failed step rolls back and records a 503 with its error.
 class Transaction {
   public:
-    Transaction(const std::string& dsn, RegistryEdit& edit)
-        : conn_(dsn, "storegate admin"), edit_(edit) {}
+    Transaction(const PgConn& conn, RegistryEdit& edit) : conn_(conn), edit_(edit) {}
     ~Transaction() {
         if (open_) {
             conn_.exec("ROLLBACK");
@@ -60,7 +59,7 @@ class Transaction {
     }
 
   private:
-    PgConn conn_;
+    const PgConn& conn_;
     RegistryEdit& edit_;
     bool open_ = false;
 };
@@ -109,31 +108,71 @@ bool audit(Transaction& tx, const std::string& actor, const std::string& action,
         .ok();
 }
 
-}  // namespace
-
-RegistryEdit set_store_paused(const std::string& dsn, const std::string& store_key, bool paused,
-                              const std::string& actor) {
-    RegistryEdit edit;
-    Transaction tx(dsn, edit);
-    if (!tx.begin() || !lock_store(tx, store_key, edit)) {
-        return edit;
-    }
-    edit.changed = edit.store.paused != paused;
+// Sets the paused flag of the store lock_store() read into `edit`, with its audit row;
+// `changed` says whether it differed. Lifting a pause also ends its agreement: the quiesce
+// reports belong to the pause just lifted.
+bool write_paused(Transaction& tx, RegistryEdit& edit, bool paused, const std::string& actor,
+                  bool& changed) {
+    changed = edit.store.paused != paused;
     std::string id = edit.store.id.to_string();
-    if (edit.changed) {
+    if (changed) {
         bool ok = tx.run("UPDATE stores SET paused = $2::boolean WHERE id = $1::uuid",
                          {id, paused ? "true" : "false"})
                       .ok() &&
                   audit(tx, actor, paused ? "pause" : "resume", edit.store,
                         {{"paused", edit.store.paused}}, {{"paused", paused}});
         if (!ok) {
-            return edit;
+            return false;
         }
         edit.store.paused = paused;
     }
-    // Resuming ends the pause agreement: the quiesce reports belong to the pause just lifted.
-    if (!paused &&
-        !tx.run("DELETE FROM storegate_store_quiesced WHERE store_id = $1::uuid", {id}).ok()) {
+    return paused ||
+           tx.run("DELETE FROM storegate_store_quiesced WHERE store_id = $1::uuid", {id}).ok();
+}
+
+// Routes the store lock_store() read into `edit` to `db_key` (400 when no such db_key), with
+// its audit row; `changed` says whether the route differed.
+bool write_route(Transaction& tx, RegistryEdit& edit, const std::string& db_key,
+                 const std::string& actor, bool& changed) {
+    PgResult backend = tx.run("SELECT 1 FROM db_connections WHERE db_key = $1", {db_key});
+    if (!backend.ok()) {
+        return false;
+    }
+    if (backend.rows() != 1) {
+        return tx.fail(400, "db_key \"" + db_key + "\" does not exist");
+    }
+    edit.old_db_key = edit.store.db_key;
+    changed = edit.old_db_key != db_key;
+    if (changed) {
+        boost::json::object before{{"db_key", edit.old_db_key}};
+        bool ok = tx.run(
+                        "INSERT INTO store_db_routing (store_id, db_key) VALUES ($1::uuid, $2) "
+                        "ON CONFLICT (store_id) DO UPDATE SET db_key = EXCLUDED.db_key",
+                        {edit.store.id.to_string(), db_key})
+                      .ok() &&
+                  audit(tx, actor, "route", edit.store, before, {{"db_key", db_key}});
+        if (!ok) {
+            return false;
+        }
+        edit.store.db_key = db_key;
+    }
+    return true;
+}
+
+}  // namespace
+
+RegistryEdit set_store_paused(const std::string& dsn, const std::string& store_key, bool paused,
+                              const std::string& actor) {
+    PgConn conn(dsn, "storegate admin");
+    return set_store_paused(conn, store_key, paused, actor);
+}
+
+RegistryEdit set_store_paused(const PgConn& conn, const std::string& store_key, bool paused,
+                              const std::string& actor) {
+    RegistryEdit edit;
+    Transaction tx(conn, edit);
+    if (!tx.begin() || !lock_store(tx, store_key, edit) ||
+        !write_paused(tx, edit, paused, actor, edit.changed)) {
         return edit;
     }
     if (read_version(tx, edit, false)) {
@@ -145,8 +184,15 @@ RegistryEdit set_store_paused(const std::string& dsn, const std::string& store_k
 RegistryEdit set_store_route(const std::string& dsn, const std::string& store_key,
                              const std::string& db_key, uint64_t expected_version,
                              const std::string& actor) {
+    PgConn conn(dsn, "storegate admin");
+    return set_store_route(conn, store_key, db_key, expected_version, actor);
+}
+
+RegistryEdit set_store_route(const PgConn& conn, const std::string& store_key,
+                             const std::string& db_key, uint64_t expected_version,
+                             const std::string& actor) {
     RegistryEdit edit;
-    Transaction tx(dsn, edit);
+    Transaction tx(conn, edit);
     // The version row is locked first: every registry writer updates it, so no change can
     // slip in between the version check and the update.
     if (!tx.begin() || !read_version(tx, edit, true) || !lock_store(tx, store_key, edit)) {
@@ -157,29 +203,31 @@ RegistryEdit set_store_route(const std::string& dsn, const std::string& store_ke
                          std::to_string(expected_version) + ": read the route again");
         return edit;
     }
-    PgResult backend = tx.run("SELECT 1 FROM db_connections WHERE db_key = $1", {db_key});
-    if (!backend.ok()) {
+    if (!write_route(tx, edit, db_key, actor, edit.changed)) {
         return edit;
     }
-    if (backend.rows() != 1) {
-        tx.fail(400, "db_key \"" + db_key + "\" does not exist");
+    if (read_version(tx, edit, false)) {
+        tx.commit();
+    }
+    return edit;
+}
+
+RegistryEdit switch_paused_store(const PgConn& conn, const std::string& store_key,
+                                 const std::string& db_key, bool resume, const std::string& actor) {
+    RegistryEdit edit;
+    Transaction tx(conn, edit);
+    if (!tx.begin() || !lock_store(tx, store_key, edit)) {
         return edit;
     }
-    edit.old_db_key = edit.store.db_key;
-    edit.changed = edit.old_db_key != db_key;
-    std::string id = edit.store.id.to_string();
-    if (edit.changed) {
-        boost::json::object before{{"db_key", edit.old_db_key}};
-        bool ok = tx.run(
-                        "INSERT INTO store_db_routing (store_id, db_key) VALUES ($1::uuid, $2) "
-                        "ON CONFLICT (store_id) DO UPDATE SET db_key = EXCLUDED.db_key",
-                        {id, db_key})
-                      .ok() &&
-                  audit(tx, actor, "route", edit.store, before, {{"db_key", db_key}});
-        if (!ok) {
-            return edit;
-        }
-        edit.store.db_key = db_key;
+    if (!edit.store.paused) {
+        tx.fail(409,
+                "store \"" + store_key + "\" is not paused any more: it was resumed meanwhile");
+        return edit;
+    }
+    bool resumed = false;
+    if (!write_route(tx, edit, db_key, actor, edit.changed) ||
+        (resume && !write_paused(tx, edit, false, actor, resumed))) {
+        return edit;
     }
     if (read_version(tx, edit, false)) {
         tx.commit();

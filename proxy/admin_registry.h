@@ -13,6 +13,10 @@
 
 #include "registry/model.h"
 
+namespace storegate::registry {
+class PgConn;
+}
+
 namespace storegate::proxy {
 
 struct RegistryEdit {
@@ -36,6 +40,19 @@ RegistryEdit set_store_paused(const std::string& dsn, const std::string& store_k
 RegistryEdit set_store_route(const std::string& dsn, const std::string& store_key,
                              const std::string& db_key, uint64_t expected_version,
                              const std::string& actor);
+// The same two on an open connection with no transaction in progress, for callers that make
+// several changes in a row and should not pay for a connection each time.
+RegistryEdit set_store_paused(const registry::PgConn& conn, const std::string& store_key,
+                              bool paused, const std::string& actor);
+RegistryEdit set_store_route(const registry::PgConn& conn, const std::string& store_key,
+                             const std::string& db_key, uint64_t expected_version,
+                             const std::string& actor);
+// The switch of a move: routes a paused store to `db_key` and, with `resume`, lifts the pause
+// in the same transaction, so instances apply both at once (audit rows "route", "resume").
+// Refused with 409 when the store is not paused any more (someone resumed it during the move,
+// so transactions may be running on the old backend), 400 for an unknown db_key.
+RegistryEdit switch_paused_store(const registry::PgConn& conn, const std::string& store_key,
+                                 const std::string& db_key, bool resume, const std::string& actor);
 
 struct InstanceRow {
     std::string id;

@@ -1,13 +1,16 @@
 #include "proxy/store_commands.h"
 
+#include <poll.h>
+
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "proxy/admin_registry.h"
 #include "registry/pg_conn.h"
 #include "registry/secrets.h"
+#include "registry/watcher.h"
 
 namespace storegate::proxy {
 
@@ -17,7 +20,9 @@ using Clock = std::chrono::steady_clock;
 using registry::PgConn;
 using registry::PgResult;
 
-constexpr std::chrono::milliseconds kPoll{50};
+// Instances notify registry::kFleetChannel when they confirm; the fleet is read again on each
+// notification, and this often without one (instances of older releases do not notify).
+constexpr std::chrono::milliseconds kPoll{20};
 constexpr int kRouteAttempts = 5;  // a route change retries when another change slipped in
 
 struct StoreOptions {
@@ -38,6 +43,52 @@ struct Fleet {
 long long millis_since(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
+
+// The command's one registry connection: it makes the changes and listens for the instances'
+// confirmations, from before the first change so that none is missed.
+class FleetWatch {
+  public:
+    explicit FleetWatch(const std::string& dsn) : conn_(dsn, "storegate store") {
+        if (!conn_.ok()) {
+            error_ = "cannot connect to the registry: " + conn_.error();
+            return;
+        }
+        PgResult listen = conn_.exec(std::string("LISTEN ") + registry::kFleetChannel);
+        if (!listen.ok()) {
+            error_ = "cannot listen for confirmations: " + listen.error();
+        }
+    }
+
+    bool ok() const { return error_.empty(); }
+    const std::string& error() const { return error_; }
+    const PgConn& conn() const { return conn_; }
+
+    // Returns once an instance has confirmed something since the last call (libpq may have
+    // queued the notification while a query ran), or after `timeout`.
+    void wait(std::chrono::milliseconds timeout) const {
+        if (take_notifications()) {
+            return;
+        }
+        pollfd fd{PQsocket(conn_.get()), POLLIN, 0};
+        if (::poll(&fd, 1, static_cast<int>(std::max<int64_t>(timeout.count(), 0))) > 0) {
+            PQconsumeInput(conn_.get());
+            take_notifications();
+        }
+    }
+
+  private:
+    bool take_notifications() const {
+        bool any = false;
+        while (PGnotify* notify = PQnotifies(conn_.get())) {
+            PQfreemem(notify);
+            any = true;
+        }
+        return any;
+    }
+
+    PgConn conn_;
+    std::string error_;
+};
 
 // One look at the fleet: the live instances that have not confirmed `version` yet.
 std::string unconfirmed(const PgConn& conn, const std::string& store_id, uint64_t version,
@@ -63,17 +114,13 @@ std::string unconfirmed(const PgConn& conn, const std::string& store_id, uint64_
 
 // Waits until every live instance has applied `version` (and, for a pause, has no transaction
 // of the store in flight), or the timeout passes.
-Fleet wait_fleet(const std::string& dsn, const std::string& store_id, uint64_t version,
+Fleet wait_fleet(const FleetWatch& watch, const std::string& store_id, uint64_t version,
                  bool quiesced, std::chrono::milliseconds timeout) {
     Fleet fleet;
-    PgConn conn(dsn, "storegate store");
-    if (!conn.ok()) {
-        fleet.error = "cannot connect to the registry: " + conn.error();
-        return fleet;
-    }
     auto deadline = Clock::now() + timeout;
     for (;;) {
-        std::string missing = unconfirmed(conn, store_id, version, quiesced, fleet.instances);
+        std::string missing =
+            unconfirmed(watch.conn(), store_id, version, quiesced, fleet.instances);
         if (missing.empty()) {
             fleet.ok = true;
             return fleet;
@@ -85,7 +132,8 @@ Fleet wait_fleet(const std::string& dsn, const std::string& store_id, uint64_t v
                                     " ms by instance(s): " + missing;
             return fleet;
         }
-        std::this_thread::sleep_for(kPoll);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        watch.wait(std::clamp(left, std::chrono::milliseconds(1), kPoll));
     }
 }
 
@@ -98,18 +146,17 @@ bool edit_ok(const RegistryEdit& edit, const StoreOptions& o) {
 }
 
 // Routes the store to `to`, retrying when another registry change lands in between.
-RegistryEdit route(const std::string& dsn, const StoreOptions& o) {
+RegistryEdit route(const PgConn& conn, const StoreOptions& o) {
     RegistryEdit edit;
     for (int attempt = 0; attempt < kRouteAttempts; ++attempt) {
-        PgConn conn(dsn, "storegate store");
         PgResult v = conn.exec("SELECT version FROM storegate_registry_version");
         if (!v.ok() || v.rows() != 1) {
             edit.status = 503;
-            edit.error =
-                "cannot read the registry version: " + (conn.ok() ? v.error() : conn.error());
+            edit.error = "cannot read the registry version: " +
+                         (v.ok() ? std::string("no version row") : v.error());
             return edit;
         }
-        edit = set_store_route(dsn, o.store, o.to, std::stoull(v.text(0, 0)), o.actor);
+        edit = set_store_route(conn, o.store, o.to, std::stoull(v.text(0, 0)), o.actor);
         if (edit.status != 409) {
             return edit;
         }
@@ -117,10 +164,10 @@ RegistryEdit route(const std::string& dsn, const StoreOptions& o) {
     return edit;
 }
 
-int confirm(const std::string& dsn, const RegistryEdit& edit, bool quiesced, const StoreOptions& o,
-            const char* done) {
+int confirm(const FleetWatch& watch, const RegistryEdit& edit, bool quiesced, const StoreOptions& o,
+            const std::string& done) {
     auto start = Clock::now();
-    Fleet fleet = wait_fleet(dsn, edit.store.id.to_string(), edit.version, quiesced,
+    Fleet fleet = wait_fleet(watch, edit.store.id.to_string(), edit.version, quiesced,
                              std::chrono::milliseconds(o.timeout_ms));
     if (!fleet.ok) {
         std::cerr << "storegate store " << o.action << ": store \"" << edit.store.slug << "\" "
@@ -134,13 +181,25 @@ int confirm(const std::string& dsn, const RegistryEdit& edit, bool quiesced, con
     return 0;
 }
 
+bool watch_ok(const FleetWatch& watch, const StoreOptions& o) {
+    if (watch.ok()) {
+        return true;
+    }
+    std::cerr << "storegate store " << o.action << ": " << watch.error() << "\n";
+    return false;
+}
+
 int pause_or_resume(const std::string& dsn, const StoreOptions& o) {
+    FleetWatch watch(dsn);
+    if (!watch_ok(watch, o)) {
+        return 1;
+    }
     bool pause = o.action == "pause";
-    RegistryEdit edit = set_store_paused(dsn, o.store, pause, o.actor);
+    RegistryEdit edit = set_store_paused(watch.conn(), o.store, pause, o.actor);
     if (!edit_ok(edit, o)) {
         return 1;
     }
-    int code = confirm(dsn, edit, pause, o, pause ? "paused" : "resumed");
+    int code = confirm(watch, edit, pause, o, pause ? "paused" : "resumed");
     if (code != 0 && pause) {
         std::cerr << "the store stays paused; `storegate store resume " << o.store
                   << "` lifts the pause\n";
@@ -149,58 +208,84 @@ int pause_or_resume(const std::string& dsn, const StoreOptions& o) {
 }
 
 int reroute(const std::string& dsn, const StoreOptions& o) {
-    RegistryEdit edit = route(dsn, o);
+    FleetWatch watch(dsn);
+    if (!watch_ok(watch, o)) {
+        return 1;
+    }
+    RegistryEdit edit = route(watch.conn(), o);
     if (!edit_ok(edit, o)) {
         return 1;
     }
-    return confirm(dsn, edit, false, o, ("routed to " + o.to).c_str());
+    return confirm(watch, edit, false, o, "routed to " + o.to);
 }
 
-// Undoes the pause of a move that could not finish: the store goes on where it was.
+// Undoes the pause of a move that could not finish: the store goes on where it is routed (its
+// old backend, unless the switch committed and only its answer was lost). On a connection of
+// its own: the move's connection may be the reason it failed.
 void abandon_move(const std::string& dsn, const StoreOptions& o, bool paused_here) {
     if (!paused_here) {
         return;
     }
     RegistryEdit edit = set_store_paused(dsn, o.store, false, o.actor);
-    std::cerr << (edit.status == 200 ? "move abandoned; the store was resumed on its old backend"
-                                     : "move abandoned, and resuming failed: " + edit.error +
-                                           "; run `storegate store resume " + o.store + "`")
+    std::cerr << (edit.status == 200
+                      ? "move abandoned; the store was resumed on " + edit.store.db_key
+                      : "move abandoned, and resuming failed: " + edit.error +
+                            "; run `storegate store resume " + o.store + "`")
               << "\n";
 }
 
-// Pause, wait until no instance has a transaction of the store in flight, switch, resume.
+// Pause, wait until no instance has a transaction of the store in flight, then switch the
+// route and resume in one registry transaction, and wait until every instance has applied
+// that: only then has the pause ended everywhere, so that is what the pause is measured to.
+// Limitation: no server connection to the new backend is opened before the resume, so where
+// an instance holds no idle one the first transactions there wait for connections to be made
+// - matters when connecting to the new backend is slow (TLS, a distant host); the pause
+// reported does not include that wait.
 int move(const std::string& dsn, const StoreOptions& o) {
-    RegistryEdit paused = set_store_paused(dsn, o.store, true, o.actor);
-    auto pause_start = Clock::now();
+    FleetWatch watch(dsn);
+    if (!watch_ok(watch, o)) {
+        return 1;
+    }
+    auto timeout = std::chrono::milliseconds(o.timeout_ms);
+    RegistryEdit paused = set_store_paused(watch.conn(), o.store, true, o.actor);
     if (!edit_ok(paused, o)) {
         return 1;
     }
+    // The pause begins for the store when instances apply it, after the commit.
+    auto pause_start = Clock::now();
     bool paused_here = paused.changed;  // a store paused before the move stays paused after it
     std::string from = paused.store.db_key;
-    Fleet fleet = wait_fleet(dsn, paused.store.id.to_string(), paused.version, true,
-                             std::chrono::milliseconds(o.timeout_ms));
-    RegistryEdit routed;
+    Fleet fleet = wait_fleet(watch, paused.store.id.to_string(), paused.version, true, timeout);
+    long long quiesced_ms = millis_since(pause_start);
+    RegistryEdit switched;
     if (fleet.ok) {
-        routed = route(dsn, o);
+        switched = switch_paused_store(watch.conn(), o.store, o.to, paused_here, o.actor);
     }
-    if (!fleet.ok || routed.status != 200) {
-        std::cerr << "storegate store move: " << (fleet.ok ? routed.error : "pause " + fleet.error)
-                  << "\n";
+    if (!fleet.ok || switched.status != 200) {
+        std::cerr << "storegate store move: "
+                  << (fleet.ok ? switched.error : "pause " + fleet.error) << "\n";
         abandon_move(dsn, o, paused_here);
         return 1;
     }
-    RegistryEdit resumed = paused;
-    if (paused_here) {
-        resumed = set_store_paused(dsn, o.store, false, o.actor);
-        if (!edit_ok(resumed, o)) {
-            std::cerr << "the store is routed to " << o.to << " but still paused\n";
-            return 1;
-        }
+    std::string moved = "store " + paused.store.slug + " moved from " + from + " to " + o.to;
+    if (!paused_here) {
+        std::cout << moved << "; it was paused before and stays paused\n";
+        return confirm(watch, switched, false, o, "routed to " + o.to);
     }
+    long long switched_ms = millis_since(pause_start);
+    Fleet done = wait_fleet(watch, paused.store.id.to_string(), switched.version, false, timeout);
     long long pause_ms = millis_since(pause_start);
-    std::cout << "store " << paused.store.slug << " moved from " << from << " to " << o.to
-              << "; paused for " << pause_ms << " ms\n";
-    return confirm(dsn, resumed, false, o, paused_here ? "resumed" : "left paused");
+    if (!done.ok) {
+        std::cerr << "storegate store move: " << moved << " and resumed (registry version "
+                  << switched.version << "), but " << done.error << "\n";
+        return 1;
+    }
+    std::cout << moved << "; paused for " << pause_ms << " ms (quiesced after " << quiesced_ms
+              << " ms, switched and resumed after " << switched_ms << " ms)\n";
+    std::cout << "store " << switched.store.slug << " resumed (registry version "
+              << switched.version << "); confirmed by " << done.instances << " instance(s) in "
+              << pause_ms - switched_ms << " ms\n";
+    return 0;
 }
 
 int run_store_command(const StoreOptions& o) {
