@@ -7,6 +7,7 @@ import threading
 import psycopg
 import pytest
 
+from admin_client import AdminClient, metric_value
 from control_support import factory, own_topology, store_cmd
 from harness import wire
 from harness.util import wait_for
@@ -70,6 +71,12 @@ def test_pause_stops_the_store_on_both_instances(topo, pair):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     for instance in pair:
         assert query(instance, topo, "alpha") == topo.clusters["shared"].port
+        admin = AdminClient(instance)
+        # The resume is counted by the instance's quiesce thread, a moment after it applied it.
+        wait_for(lambda: all((metric_value(admin.metrics(), "storegate_pause_events_total",
+                                           {"event": event}) or 0) >= 1
+                             for event in ("paused", "resumed", "wait_timeout")),
+                 timeout=10, what="pause, resume and wait timeout counted")
     actions = topo.clusters["registry"].execute(
         "SELECT action, actor FROM storegate_audit WHERE store_id = %s ORDER BY id",
         [topo.stores["alpha"].id], dbname=topo.registry_db)
