@@ -130,16 +130,21 @@ bool write_paused(Transaction& tx, RegistryEdit& edit, bool paused, const std::s
            tx.run("DELETE FROM storegate_store_quiesced WHERE store_id = $1::uuid", {id}).ok();
 }
 
-// Routes the store lock_store() read into `edit` to `db_key` (400 when no such db_key), with
-// its audit row; `changed` says whether the route differed.
+// Routes the store lock_store() read into `edit` to `db_key` (400 when no such db_key, or
+// when it is not active: routing there would refuse the store's clients), with its audit row;
+// `changed` says whether the route differed.
 bool write_route(Transaction& tx, RegistryEdit& edit, const std::string& db_key,
                  const std::string& actor, bool& changed) {
-    PgResult backend = tx.run("SELECT 1 FROM db_connections WHERE db_key = $1", {db_key});
+    PgResult backend = tx.run("SELECT status FROM db_connections WHERE db_key = $1", {db_key});
     if (!backend.ok()) {
         return false;
     }
     if (backend.rows() != 1) {
         return tx.fail(400, "db_key \"" + db_key + "\" does not exist");
+    }
+    if (backend.text(0, 0) != "active") {
+        return tx.fail(
+            400, "db_key \"" + db_key + "\" is not active (status \"" + backend.text(0, 0) + "\")");
     }
     edit.old_db_key = edit.store.db_key;
     changed = edit.old_db_key != db_key;

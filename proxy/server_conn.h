@@ -76,6 +76,9 @@ class ServerConn {
     ByteBuffer& relay_buffer() { return relay_in_; }
     std::map<std::string, std::string>& applied_settings() { return applied_settings_; }
     bool settings_dirty = false;
+    // A client's DEALLOCATE or DISCARD ALL ran here: what `prepared()` lists may be gone, so
+    // the next sync starts with DEALLOCATE ALL and an empty list.
+    bool prepared_dirty = false;
 
     // The address a CancelRequest for this connection must be sent to.
     const asio::generic::stream_protocol::endpoint& endpoint() const { return endpoint_; }

@@ -93,6 +93,16 @@ std::optional<ResponseQueue::Change> setting_change(const sql::Inspection& seen)
     return std::nullopt;
 }
 
+// Whether a multi-statement query string may drop prepared statements (DEALLOCATE, DISCARD):
+// a word search, so a mention in a string literal counts too, which costs only a re-prepare.
+bool may_deallocate(std::string_view text) {
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lower.find("deallocate") != std::string::npos ||
+           lower.find("discard") != std::string::npos;
+}
+
 }  // namespace
 
 void Session::init_settings() {
@@ -114,8 +124,13 @@ void Session::init_settings() {
 std::string Session::settings_sync_sql() {
     auto& applied = server_->applied_settings();
     std::string sql;
+    if (server_->prepared_dirty) {
+        sql = "DEALLOCATE ALL";
+        server_->prepared().clear();
+        server_->prepared_dirty = false;
+    }
     if (server_->settings_dirty) {
-        sql = "RESET ALL";
+        sql += (sql.empty() ? "" : "; ") + std::string("RESET ALL");
         applied.clear();
         server_->settings_dirty = false;
     }
@@ -233,6 +248,9 @@ awaitable<bool> Session::on_client_message(const MessageScanner::Item& item, siz
 }
 
 // Execute, Sync, Flush, FunctionCall and COPY traffic, and runs of other messages.
+// Limitation: message types storegate does not know pass to the server, which closes on them,
+// and a malformed message it parses ends the connection only after the Sync before it was
+// answered - matters only for broken or hostile clients.
 awaitable<bool> Session::on_marked(char type, size_t pos, size_t size) {
     if (type == pf::kSync && client_status_ == 'I') {
         local_.end_transaction();
@@ -360,6 +378,8 @@ awaitable<bool> Session::settle_pipeline() {
     co_return true;
 }
 
+// Limitation: an error raised here inside a transaction block leaves the block usable (status
+// T) where PostgreSQL would abort it - matters for applications that rely on that abort.
 // Checks and applies SET storegate.* between transactions; false after a local error. An
 // extended-protocol batch with work on the server is an implicit transaction, so the store
 // cannot change there either.
@@ -393,7 +413,10 @@ std::string Session::storegate_value(const sql::Inspection& seen) const {
 }
 
 // Limitation: settings changed by one statement of a multi-statement query string are not
-// carried over - matters only for clients that change settings that way.
+// carried over, and SET storegate.store there is not recognised at all (the server answers SET
+// and the store stays) - matters only for clients that batch settings with other statements.
+// Limitation: RESET, RESET ALL and DISCARD ALL leave the store as it is, and SET ... TO DEFAULT
+// is taken for a store name - matters for clients that reset to the store they connected to.
 awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size) {
     std::string_view text;
     protocol::parse_query(body, text);
@@ -408,12 +431,17 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
             }
             co_return ok;
         }
-        case sql::Kind::kShowStoregate:
+        case sql::Kind::kShowStoregate: {
+            bool ok = co_await settle_pipeline();  // the status it reports follows what is ahead
+            if (!ok) {
+                co_return false;
+            }
             protocol::append_row_description(local, {seen.name});
             protocol::append_data_row(local, {storegate_value(seen)});
             protocol::append_command_complete(local, "SHOW");
             answer_locally(local + ready_bytes(client_status_), false);
             co_return true;
+        }
         case sql::Kind::kDeallocate:
             if (local_.close('S', seen.name) || statements_.erase(seen.name) > 0) {
                 protocol::append_command_complete(local, "DEALLOCATE");
@@ -451,6 +479,10 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
         co_return false;
     }
     auto change = setting_change(seen);
+    if (seen.kind == sql::Kind::kDeallocate || seen.kind == sql::Kind::kDeallocateAll ||
+        (seen.multiple && may_deallocate(text))) {
+        server_->prepared_dirty = true;  // it may drop statements other clients share
+    }
     if (seen.kind == sql::Kind::kDiscardAll) {
         statements_.clear();
         local_.clear();
@@ -548,7 +580,7 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
                     "prepared statement \"" + std::string(parse.name) + "\" already exists", true);
         co_return true;
     }
-    if (seen.kind == sql::Kind::kSetStoregate || seen.kind == sql::Kind::kShowStoregate) {
+    if (answered_locally(seen)) {
         local_.define(parse.name, seen);
         if (parse.name.empty()) {
             unnamed_change_.reset();
@@ -580,6 +612,16 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
     bool ok = co_await ensure_server();
     if (!ok) {
         co_return false;
+    }
+    if (seen.kind == sql::Kind::kDeallocate || seen.kind == sql::Kind::kDeallocateAll ||
+        seen.kind == sql::Kind::kDiscardAll) {
+        // Run by the server (a SQL-level PREPARE of a pinned session, or DISCARD ALL): the
+        // statements shared on this connection may go with it.
+        server_->prepared_dirty = true;
+        if (seen.kind == sql::Kind::kDiscardAll) {
+            statements_.clear();
+            local_.clear();
+        }
     }
     if (parse.name.empty()) {
         queue_.push(Expect::kParse);
@@ -724,7 +766,46 @@ bool Session::answer_local_statement(char type, std::string_view body) {
     return true;
 }
 
+// What storegate answers itself in the extended protocol: its own settings, and DEALLOCATE of
+// the client's protocol-level statements (which live on the server under shared names that
+// must stay).
+// Limitation: a DEALLOCATE or DISCARD ALL the server runs makes the next transaction on that
+// server connection start with DEALLOCATE ALL, re-preparing every shared statement - matters
+// only for the cost of workloads that send them often.
+bool Session::answered_locally(const sql::Inspection& seen) const {
+    switch (seen.kind) {
+        case sql::Kind::kSetStoregate:
+        case sql::Kind::kShowStoregate:
+            return true;
+        case sql::Kind::kDeallocate:
+            return statements_.contains(seen.name) || local_.statement(seen.name) != nullptr;
+        case sql::Kind::kDeallocateAll:
+            return pinned_ != sql::Pin::kSqlPrepare;
+        default:
+            return false;
+    }
+}
+
+void Session::deallocate_locally(const sql::Inspection& seen) {
+    std::string reply;
+    if (seen.kind == sql::Kind::kDeallocateAll) {
+        statements_.clear();
+        named_changes_.clear();
+        local_.clear();
+        protocol::append_command_complete(reply, "DEALLOCATE ALL");
+    } else if (local_.close('S', seen.name) || statements_.erase(seen.name) > 0) {
+        named_changes_.erase(seen.name);
+        protocol::append_command_complete(reply, "DEALLOCATE");
+    } else {
+        local_error("26000", "prepared statement \"" + seen.name + "\" does not exist", true);
+        return;
+    }
+    answer_locally(std::move(reply), true);
+}
+
 // Execute of a portal storegate holds runs here; any other goes to the server.
+// Limitation: Bind parameters and result formats of these portals are not checked, a finished
+// portal runs again, and row limits are ignored - matters only for unusual clients.
 awaitable<bool> Session::on_execute(std::string_view body, size_t pos, size_t size) {
     std::string_view portal;
     int32_t max_rows = 0;
@@ -741,6 +822,10 @@ awaitable<bool> Session::on_execute(std::string_view body, size_t pos, size_t si
         protocol::append_data_row(reply, {storegate_value(*seen)});
         protocol::append_command_complete(reply, "SHOW");
         answer_locally(std::move(reply), true);
+        co_return true;
+    }
+    if (seen->kind == sql::Kind::kDeallocate || seen->kind == sql::Kind::kDeallocateAll) {
+        deallocate_locally(*seen);
         co_return true;
     }
     sql::Inspection set = *seen;

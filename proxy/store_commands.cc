@@ -241,6 +241,8 @@ void abandon_move(const std::string& dsn, const StoreOptions& o, bool paused_her
 // an instance holds no idle one the first transactions there wait for connections to be made
 // - matters when connecting to the new backend is slow (TLS, a distant host); the pause
 // reported does not include that wait.
+// Limitation: a move to the db_key the store already uses is not refused; it pauses and
+// resumes the store and reports a move - harmless.
 int move(const std::string& dsn, const StoreOptions& o) {
     FleetWatch watch(dsn);
     if (!watch_ok(watch, o)) {

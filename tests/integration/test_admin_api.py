@@ -208,7 +208,9 @@ def test_route_change_with_a_stale_version_is_refused(admin, registry):
                          {"db_key": "dedicated1", "version": version})
         assert moved["old_db_key"] == "shared1" and moved["store"]["db_key"] == "dedicated1"
         assert moved["version"] > version
-        assert admin.ok("GET", "/v1/stores/beta")["backend"]["db_key"] == "dedicated1"
+        # The route is in the registry; this instance applies it from the notification.
+        wait_for(lambda: admin.ok("GET", "/v1/stores/beta")["backend"]["db_key"] == "dedicated1",
+                 what="the new route")
         # The version the move was refused at is stale now as well.
         assert admin.request("PUT", "/v1/stores/beta/route",
                              {"db_key": "shared1", "version": version})[0] == 409

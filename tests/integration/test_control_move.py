@@ -261,3 +261,27 @@ def test_rotated_backend_password_is_used_without_restart(topo, start, tmp_path)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(dedicated.dsn("store_gamma", "sg_dedicated", topo.passwords["sg_dedicated"]))
     topo.passwords["sg_dedicated"] = new_password
+
+
+def test_move_to_a_disabled_db_key_is_refused(topo, start):
+    """A db_key that is not active would refuse the store's clients: the move is refused,
+    and the store keeps serving, unpaused, where it is."""
+    instance = start(txn_config())
+    before = server_port(instance, topo, "beta")
+    with psycopg.connect(topo.registry_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO db_connections (db_key, kind, host, port, database_name, "
+                     "username, password_secret_ref, status) SELECT 'retired1', kind, host, "
+                     "port, database_name, username, password_secret_ref, 'disabled' "
+                     "FROM db_connections WHERE db_key = 'dedicated1'")
+    try:
+        moved = store_cmd(topo, "move", "beta", "--to", "retired1")
+        assert moved.returncode != 0 and "not active" in moved.stderr, moved
+        with psycopg.connect(topo.registry_dsn, autocommit=True) as conn:
+            paused, db_key = conn.execute(
+                "SELECT s.paused, r.db_key FROM stores s JOIN store_db_routing r "
+                "ON r.store_id = s.id WHERE s.slug = 'beta'").fetchone()
+        assert (paused, db_key) == (False, "shared1")
+        assert server_port(instance, topo, "beta") == before
+    finally:
+        with psycopg.connect(topo.registry_dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM db_connections WHERE db_key = 'retired1'")

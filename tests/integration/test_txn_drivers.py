@@ -118,3 +118,49 @@ def test_node_postgres_named_queries(txn_proxy, registry, table):
     assert f'"clients":{clients}' in run.stdout, run.stdout
     dsn = txn_proxy.dsn(gamma.id, password=registry.passwords["app"])
     assert totals(dsn, table) == {i: (rounds, 3 * sum(range(rounds))) for i in range(clients)}
+
+
+QUERIES = [f"SELECT %s::int + {n} AS v" for n in range(8)]
+
+
+def run_queries(conn, rounds: int = 3) -> None:
+    for round_ in range(rounds):
+        for n, query in enumerate(QUERIES):
+            assert conn.execute(query, (round_,)).fetchone()[0] == round_ + n
+
+
+def test_psycopg_evicting_from_its_statement_cache(txn_proxy, registry):
+    """Past prepared_max psycopg sends DEALLOCATE for the statement it evicts, through the
+    extended protocol; the name is the client's, so storegate answers it itself."""
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=0) as conn:
+        conn.prepared_max = 2
+        run_queries(conn)
+
+
+@pytest.mark.parametrize("statement", ["DEALLOCATE ALL", "DISCARD ALL", "DEALLOCATE sg"])
+def test_one_client_dropping_statements_spares_the_others(txn_proxy, registry, statement):
+    """A client that drops prepared statements on the server (through the extended protocol,
+    or by the internal name it can read in pg_prepared_statements) drops only its own: the
+    statements other clients share on that server connection are prepared again."""
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    others = [psycopg.connect(dsn, autocommit=True, prepare_threshold=0) for _ in range(POOL)]
+    try:
+        for conn in others:
+            run_queries(conn, rounds=1)  # every server connection has them prepared
+        with psycopg.connect(dsn, autocommit=True) as rogue:
+            for _ in range(POOL * 2):  # reach every server connection of the pool
+                if statement == "DEALLOCATE sg":
+                    with rogue.transaction():  # the names of this server connection
+                        names = rogue.execute("SELECT name FROM pg_prepared_statements "
+                                              "WHERE name LIKE 'sg%'").fetchall()
+                        for (name,) in names:
+                            rogue.execute(f'DEALLOCATE "{name}"')
+                else:
+                    with rogue.pipeline():  # the extended protocol
+                        rogue.execute(statement)
+        for conn in others:
+            run_queries(conn)
+    finally:
+        for conn in others:
+            conn.close()

@@ -230,6 +230,12 @@ def test_switch_pipelined_behind_other_queries(txn_proxy, registry):
         assert answers[:2] == [("C", "BEGIN"), ("Z", "T")]
         assert answers[2][:3] == ("E", "ERROR", "25001") and answers[3] == ("Z", "T"), answers
         assert ("D", (gamma.database,)) in answers and answers[-1] == ("Z", "I")
+        # SHOW reports the transaction status the queries ahead of it left.
+        client.send(x.query("BEGIN") + x.query("SHOW storegate.store") + x.query("COMMIT")
+                    + x.query("SHOW storegate.store"))
+        answers = client.read_until_ready(4)
+        assert [a for a in answers if a[0] == "Z"] == [("Z", "T"), ("Z", "T"), ("Z", "I"),
+                                                       ("Z", "I")], answers
 
 
 def switch_targets(registry) -> list:
