@@ -413,8 +413,8 @@ std::string Session::storegate_value(const sql::Inspection& seen) const {
 }
 
 // Limitation: settings changed by one statement of a multi-statement query string are not
-// carried over, and SET storegate.store there is not recognised at all (the server answers SET
-// and the store stays) - matters only for clients that batch settings with other statements.
+// carried over (SET storegate.* there is refused with 0A000) - matters only for clients that
+// batch settings with other statements.
 // Limitation: RESET, RESET ALL and DISCARD ALL leave the store as it is, and SET ... TO DEFAULT
 // is taken for a store name - matters for clients that reset to the store they connected to.
 awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size) {
@@ -422,6 +422,13 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
     protocol::parse_query(body, text);
     auto seen = sql::inspect(text);
     std::string local;
+    if (seen.storegate_setting) {
+        local_error("0A000",
+                    "SET and RESET of storegate settings must be sent as a query of their own, "
+                    "not with other statements",
+                    false);
+        co_return true;
+    }
     switch (seen.kind) {
         case sql::Kind::kSetStoregate: {
             bool ok = co_await settle_pipeline();

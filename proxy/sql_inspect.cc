@@ -250,6 +250,15 @@ void inspect_set(std::string_view text, const std::vector<Token>& t, Inspection&
     out.value = std::string(text.substr(t[i].begin, t.back().end - t[i].begin));
 }
 
+// SET [SESSION|LOCAL] storegate.x ... or RESET storegate.x.
+bool touches_storegate(const std::vector<Token>& t) {
+    if (!is_word(t, 0, "set") && !is_word(t, 0, "reset")) {
+        return false;
+    }
+    size_t i = is_word(t, 1, "session") || is_word(t, 1, "local") ? 2 : 1;
+    return read_name(t, i).starts_with("storegate.");
+}
+
 }  // namespace
 
 Inspection inspect(std::string_view text) {
@@ -259,8 +268,13 @@ Inspection inspect(std::string_view text) {
     auto t = lexer.statement(more);
     out.multiple = more;
     out.pin = find_pin(t);
-    while (more && out.pin == Pin::kNone) {
-        out.pin = find_pin(lexer.statement(more));
+    out.storegate_setting = more && touches_storegate(t);
+    while (more) {
+        auto next = lexer.statement(more);
+        if (out.pin == Pin::kNone) {
+            out.pin = find_pin(next);
+        }
+        out.storegate_setting = out.storegate_setting || touches_storegate(next);
     }
     if (t.empty() || out.multiple) {
         return out;

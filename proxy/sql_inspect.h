@@ -31,7 +31,8 @@ struct Inspection {
     std::string name;   // setting name, lower case; statement name for DEALLOCATE
     std::string value;  // SET: the value as written; storegate settings: unquoted
     Pin pin = Pin::kNone;
-    bool multiple = false;  // more than one statement in the text
+    bool multiple = false;           // more than one statement in the text
+    bool storegate_setting = false;  // multiple: one of them SETs or RESETs storegate.*
 };
 
 Inspection inspect(std::string_view text);

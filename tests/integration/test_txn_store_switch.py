@@ -194,6 +194,10 @@ def test_extended_protocol_refusals(txn_proxy, registry):
         assert answers[2][:3] == ("E", "ERROR", "42P05") and answers[3] == ("Z", "I"), answers
         assert answers[4:6] == [("1",), ("2",)], answers
         assert answers[6][:3] == ("E", "ERROR", "3D000") and answers[7] == ("Z", "I"), answers
+        # Together with other statements in one query string it is refused, not half-run.
+        client.send(x.query(f"{set_gamma}; SELECT current_database()"))
+        answers = client.read_until_ready()
+        assert answers[0][:3] == ("E", "ERROR", "0A000") and answers[1] == ("Z", "I"), answers
         # None of that moved the client; the named statement still switches it.
         client.send(x.query("SELECT current_database()"))
         assert ("D", (alpha.database,)) in client.read_until_ready()

@@ -97,5 +97,13 @@ TEST(SqlInspect, BrokenInputDoesNotThrow) {
     }
 }
 
+TEST(SqlInspect, StoregateSettingsAmongOtherStatements) {
+    EXPECT_TRUE(inspect("SET storegate.store = 'x'; SELECT 1").storegate_setting);
+    EXPECT_TRUE(inspect("SELECT 1; set session storegate.store to 'x'").storegate_setting);
+    EXPECT_TRUE(inspect("SELECT 1; RESET storegate.store").storegate_setting);
+    EXPECT_FALSE(inspect("SET storegate.store = 'x'").storegate_setting);  // on its own
+    EXPECT_FALSE(inspect("SET search_path = a; SELECT 'storegate.store'").storegate_setting);
+}
+
 }  // namespace
 }  // namespace storegate::proxy::sql
