@@ -468,6 +468,9 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
         default:
             break;
     }
+    // Limitation: a pinned session stays pinned until DISCARD ALL in a simple query, or until it
+    // disconnects, even once its LISTEN, lock or temporary table is gone - matters for
+    // long-lived connections that pin once.
     if (seen.pin != sql::Pin::kNone && pinned_ == sql::Pin::kNone) {
         if (runtime_->config->pool.pinning == config::Pinning::kError) {
             local_error("0A000",
