@@ -249,7 +249,8 @@ class Console {
 awaitable<void> Console::run(std::string& greeting) {
     append_console_parameters(greeting, info_.user);
     protocol::append_ready_for_query(greeting, 'I');
-    if (co_await client_.write(asio::buffer(greeting))) {
+    auto [ec, n] = co_await client_.write(asio::buffer(greeting));
+    if (ec) {
         co_return;
     }
     log::info("console opened session={} client={} user={}", info_.id, info_.client, info_.user);
@@ -284,7 +285,11 @@ awaitable<void> Console::run(std::string& greeting) {
             append_error(out, protocol::sqlstate::kFeatureNotSupported,
                          "the admin console accepts only simple queries");
         }
-        if (!out.empty() && co_await client_.write(asio::buffer(out))) {
+        if (out.empty()) {
+            continue;
+        }
+        auto [wec, written] = co_await client_.write(asio::buffer(out));
+        if (wec) {
             break;
         }
     }
@@ -300,7 +305,8 @@ awaitable<bool> Console::answer(const std::string& sql) {
         }
     }
     protocol::append_ready_for_query(out, 'I');
-    co_return !co_await client_.write(asio::buffer(out));
+    auto [ec, n] = co_await client_.write(asio::buffer(out));
+    co_return !ec;
 }
 
 awaitable<bool> Console::execute(const ConsoleCommand& command, std::string& out) {

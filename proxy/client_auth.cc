@@ -91,7 +91,8 @@ awaitable<AuthOutcome> ClientAuthenticator::scram(ClientStream& client, ByteBuff
     mechanisms.emplace_back(protocol::scram::kMechanism);
     std::string msg;
     protocol::append_auth_sasl(msg, mechanisms);
-    if (co_await client.write(asio::buffer(msg))) {
+    auto [ec, n] = co_await client.write(asio::buffer(msg));
+    if (ec) {
         co_return AuthOutcome{false, true, "client_closed"};
     }
     std::string body;
@@ -122,7 +123,8 @@ awaitable<AuthOutcome> ClientAuthenticator::scram_rounds(ClientStream& client, B
     }
     std::string msg;
     protocol::append_auth_sasl_continue(msg, server_first);
-    if (co_await client.write(asio::buffer(msg))) {
+    auto [ec, n] = co_await client.write(asio::buffer(msg));
+    if (ec) {
         co_return AuthOutcome{false, true, "client_closed"};
     }
     std::string final_body;
@@ -164,7 +166,8 @@ awaitable<AuthOutcome> ClientAuthenticator::md5(ClientStream& client, ByteBuffer
     RAND_bytes(salt, sizeof(salt));
     std::string msg;
     protocol::append_auth_md5(msg, salt);
-    if (co_await client.write(asio::buffer(msg))) {
+    auto [ec, n] = co_await client.write(asio::buffer(msg));
+    if (ec) {
         co_return AuthOutcome{false, true, "client_closed"};
     }
     std::string body;

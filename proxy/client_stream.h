@@ -4,47 +4,24 @@
 #pragma once
 
 #include <memory>
-#include <tuple>
 #include <vector>
 
 #include "protocol/frame.h"
 #include "proxy/byte_buffer.h"
-#include "proxy/net.h"
-#include "proxy/tls_context.h"
+#include "proxy/tls_stream.h"
 
 namespace storegate::proxy {
 
-class ClientStream {
+class ClientStream : public TlsStream {
   public:
-    explicit ClientStream(Socket socket) : socket_(std::move(socket)) {}
-    ClientStream(const ClientStream&) = delete;  // the TLS layer refers to socket_
-    ClientStream& operator=(const ClientStream&) = delete;
+    explicit ClientStream(Socket socket) : TlsStream(std::move(socket)) {}
 
-    awaitable<std::tuple<error_code, size_t>> read_some(asio::mutable_buffer buffer) {
-        if (tls_) {
-            co_return co_await tls_->async_read_some(buffer, nothrow);
-        }
-        co_return co_await socket_.async_read_some(buffer, nothrow);
-    }
-    awaitable<error_code> write(asio::const_buffer buffer) {
-        auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buffer, nothrow)
-                            : co_await write_plain(socket_, &buffer, 1);
-        co_return ec;
-    }
-    awaitable<error_code> write(const std::vector<asio::const_buffer>& buffers) {
-        auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, buffers, nothrow)
-                            : co_await write_plain(socket_, buffers.data(), buffers.size());
-        co_return ec;
-    }
     // Runs the server side of a TLS handshake; from then on every read and write is encrypted.
-    // The context is held for the session's life, so a reload cannot pull it away.
     awaitable<error_code> start_tls(std::shared_ptr<ssl::context> context) {
-        context_ = std::move(context);
-        tls_ = std::make_unique<ssl::stream<Socket&>>(socket_, *context_);
+        wrap(std::move(context));
         auto [ec] = co_await tls_->async_handshake(ssl::stream_base::server, nothrow);
         co_return ec;
     }
-    bool encrypted() const { return tls_ != nullptr; }
     // The OpenSSL connection, null before start_tls.
     SSL* tls_handle() { return tls_ ? tls_->native_handle() : nullptr; }
     void close() {
@@ -54,13 +31,7 @@ class ClientStream {
         socket_.shutdown(Socket::shutdown_both, ignored);
         socket_.close(ignored);
     }
-    Socket& socket() { return socket_; }
     asio::any_io_executor executor() { return socket_.get_executor(); }
-
-  private:
-    Socket socket_;
-    std::shared_ptr<ssl::context> context_;
-    std::unique_ptr<ssl::stream<Socket&>> tls_;
 };
 
 // Reads until one whole typed message is in `buf` (after dropping the `consumed` bytes of the

@@ -50,7 +50,8 @@ awaitable<TlsOpening> answer_ssl_request(ClientStream& client,
     }
     bool offer = tls_offered(context, mode) && !client.encrypted();
     const char answer = offer ? 'S' : 'N';
-    if (co_await client.write(asio::buffer(&answer, 1))) {
+    auto [ec, n] = co_await client.write(asio::buffer(&answer, 1));
+    if (ec) {
         co_return TlsOpening::kFailed;
     }
     if (!offer) {

@@ -12,8 +12,7 @@ static bool is_ip_literal(const std::string& host) {
 
 awaitable<error_code> ServerStream::start_tls(std::shared_ptr<ssl::context> context,
                                               const std::string& host, bool check_host) {
-    context_ = std::move(context);
-    tls_ = std::make_unique<ssl::stream<Socket&>>(socket_, *context_);
+    wrap(std::move(context));
     SSL* ssl = tls_->native_handle();
     bool ip = is_ip_literal(host);
     if (!ip && !host.empty()) {

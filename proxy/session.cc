@@ -307,7 +307,8 @@ awaitable<bool> Session::greet(std::string& greeting) {
     }
     protocol::append_backend_key_data(greeting, cancel_key_.pid, cancel_key_.secret);
     protocol::append_ready_for_query(greeting, server_->tx_status());
-    if (co_await client_.write(asio::buffer(greeting))) {
+    auto [ec, n] = co_await client_.write(asio::buffer(greeting));
+    if (ec) {
         client_done_ = true;
         co_return false;
     }
@@ -407,7 +408,8 @@ awaitable<void> Session::pump_server() {
         }
         if (pos > 0) {
             probe_.server_bytes(pos);
-            if (co_await client_.write(asio::buffer(server_in_.data(), pos))) {
+            auto [ec, n] = co_await client_.write(asio::buffer(server_in_.data(), pos));
+            if (ec) {
                 client_done_ = true;
                 co_return;
             }

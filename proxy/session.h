@@ -69,7 +69,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<bool> on_statement_ref(char type, std::string_view body, size_t pos, size_t size);
     awaitable<bool> on_marked(char type, size_t pos, size_t size);
     awaitable<bool> on_execute(std::string_view body, size_t pos, size_t size);
-    bool answer_local_statement(char type, std::string_view body);
+    bool answer_local_statement(char type, char kind, std::string_view name);
     bool answered_locally(const sql::Inspection& seen) const;
     void deallocate_locally(const sql::Inspection& seen);
     awaitable<bool> settle_pipeline();

@@ -687,7 +687,7 @@ awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size
         client_garbled_ = true;
         co_return true;
     }
-    if (type == pf::kBind ? local_.bind(first, name) : answer_local_statement(type, body)) {
+    if (type == pf::kBind ? local_.bind(first, name) : answer_local_statement(type, kind, name)) {
         if (type == pf::kBind) {
             std::string done;
             protocol::append_bind_complete(done);
@@ -750,10 +750,7 @@ awaitable<bool> Session::on_statement_ref(char type, std::string_view body, size
 
 // Describe or Close of a statement or portal storegate holds itself: answered here (true), or
 // false when it is the server's.
-bool Session::answer_local_statement(char type, std::string_view body) {
-    char kind = 'S';
-    std::string_view name;
-    protocol::parse_describe_or_close(body, kind, name);
+bool Session::answer_local_statement(char type, char kind, std::string_view name) {
     const sql::Inspection* seen = kind == 'S' ? local_.statement(name) : local_.portal(name);
     if (seen == nullptr) {
         return false;
@@ -930,7 +927,7 @@ awaitable<error_code> Session::write_client(Outbound& out, const uint8_t* input)
         client_write_gate_->expires_at(asio::steady_timer::time_point::max());
         co_await client_write_gate_->async_wait(nothrow);
     }
-    auto ec = co_await client_.write(out.buffers(input));
+    auto [ec, n] = co_await client_.write(out.buffers(input));
     ++write_serving_;
     client_write_gate_->cancel();
     out.clear();
