@@ -11,7 +11,7 @@ packages=(
     build-essential cmake ninja-build ccache pkg-config
     libboost1.81-dev libboost-json1.81-dev libpq-dev libssl-dev prometheus-cpp-dev
     libtomlplusplus-dev libspdlog-dev libcli11-dev libgtest-dev libgmock-dev liburing-dev
-    clang-format-16
+    clang-format-16 clang-16 libclang-rt-16-dev
     postgresql-15 postgresql-client-15
     python3 python3-pytest python3-psycopg pgbouncer prometheus
     openjdk-17-jdk-headless libpostgresql-jdbc-java nodejs
