@@ -2,27 +2,45 @@
 
 namespace storegate::proxy {
 
+void ResponseQueue::add(Entry entry) {
+    if (entries_.capacity() == 0) {
+        entries_.reserve(4);
+    }
+    entries_.push_back(std::move(entry));
+}
+
+void ResponseQueue::pop_front() {
+    front() = Entry{};
+    ++head_;
+    if (head_ == entries_.size()) {
+        clear();
+    } else if (head_ >= 32 && head_ * 2 >= entries_.size()) {
+        // A pipeline that never drains: drop the spent entries now and then.
+        entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
+}
+
 void ResponseQueue::push(Expect expect, Action action, std::string synthetic) {
-    entries_.push_back(Entry{expect, action, false, std::move(synthetic), std::nullopt});
+    add(Entry{expect, action, false, std::move(synthetic), std::nullopt});
 }
 
 void ResponseQueue::push_query(std::optional<Change> change) {
-    entries_.push_back(Entry{Expect::kQuery, Action::kForward, false, {}, std::move(change)});
+    add(Entry{Expect::kQuery, Action::kForward, false, {}, std::move(change)});
 }
 
 void ResponseQueue::push_sync(std::optional<Change> change) {
-    entries_.push_back(Entry{Expect::kSync, Action::kForward, false, {}, std::move(change)});
+    add(Entry{Expect::kSync, Action::kForward, false, {}, std::move(change)});
 }
 
 void ResponseQueue::push_parse(std::string statement, Action action) {
-    entries_.push_back(
-        Entry{Expect::kParse, action, false, {}, std::nullopt, std::move(statement)});
+    add(Entry{Expect::kParse, action, false, {}, std::nullopt, std::move(statement)});
 }
 
 void ResponseQueue::take_due(std::string& out) {
-    while (!entries_.empty() && entries_.front().action == Action::kSynthesize) {
-        out += entries_.front().synthetic;
-        entries_.pop_front();
+    while (!empty() && front().action == Action::kSynthesize) {
+        out += front().synthetic;
+        pop_front();
     }
 }
 
@@ -50,8 +68,8 @@ bool ResponseQueue::completes(const Entry& entry, char type) const {
 // After an error in the extended protocol the server discards everything up to Sync, so the
 // answers expected for those messages, real or synthetic, never come.
 void ResponseQueue::skip_to_sync() {
-    while (!entries_.empty() && entries_.front().expect != Expect::kSync) {
-        entries_.pop_front();
+    while (!empty() && front().expect != Expect::kSync) {
+        pop_front();
     }
 }
 
@@ -63,37 +81,37 @@ ResponseQueue::Outcome ResponseQueue::on_server_message(char type, std::string& 
                                                         std::string& after) {
     Outcome outcome;
     take_due(before);
-    if (is_async(type) || entries_.empty()) {
+    if (is_async(type) || empty()) {
         return outcome;
     }
-    Entry& front = entries_.front();
-    bool simple = front.expect == Expect::kQuery || front.expect == Expect::kFunctionCall;
+    Entry& first = front();
+    bool simple = first.expect == Expect::kQuery || first.expect == Expect::kFunctionCall;
     // An error caused by an injected Parse still reaches the client: its own Bind would have
     // failed the same way. Only answers to storegate's own settings sync are all dropped.
-    outcome.forward = front.action != Action::kSwallow || (type == 'E' && !simple);
+    outcome.forward = first.action != Action::kSwallow || (type == 'E' && !simple);
     if (type == 'E') {
-        front.failed = true;
-        if (!simple && front.expect != Expect::kSync) {
-            outcome.failed_parse = std::move(front.statement);
-            outcome.client_parse = front.action == Action::kForward;
-            entries_.pop_front();
+        first.failed = true;
+        if (!simple && first.expect != Expect::kSync) {
+            outcome.failed_parse = std::move(first.statement);
+            outcome.client_parse = first.action == Action::kForward;
+            pop_front();
             skip_to_sync();
-            if (!entries_.empty()) {
-                entries_.front().failed = true;  // the batch's implicit transaction is undone
+            if (!empty()) {
+                front().failed = true;  // the batch's implicit transaction is undone
             }
             take_due(after);
             return outcome;
         }
     }
-    if (!completes(front, type)) {
+    if (!completes(first, type)) {
         return outcome;
     }
-    if (simple || front.expect == Expect::kSync) {
+    if (simple || first.expect == Expect::kSync) {
         outcome.completed_query = simple;
-        outcome.query_failed = front.failed;
-        outcome.change = std::move(front.change);
+        outcome.query_failed = first.failed;
+        outcome.change = std::move(first.change);
     }
-    entries_.pop_front();
+    pop_front();
     take_due(after);
     return outcome;
 }

@@ -7,9 +7,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace storegate::proxy {
 
@@ -59,12 +59,20 @@ class ResponseQueue {
     Outcome on_server_message(char type, std::string& before, std::string& after);
 
     // True while the answers arriving belong to a question storegate asked itself.
-    bool front_swallows() const {
-        return !entries_.empty() && entries_.front().action == Action::kSwallow;
+    bool front_swallows() const { return !empty() && front().action == Action::kSwallow; }
+    bool empty() const { return head_ == entries_.size(); }
+    size_t size() const { return entries_.size() - head_; }
+    void clear() {
+        entries_.clear();
+        head_ = 0;
     }
-    bool empty() const { return entries_.empty(); }
-    size_t size() const { return entries_.size(); }
-    void clear() { entries_.clear(); }
+    // Frees the storage of an empty queue, so that idle clients keep none.
+    void release_if_empty() {
+        if (empty()) {
+            std::vector<Entry>().swap(entries_);
+            head_ = 0;
+        }
+    }
 
   private:
     struct Entry {
@@ -77,8 +85,15 @@ class ResponseQueue {
     };
     bool completes(const Entry& entry, char type) const;
     void skip_to_sync();
+    Entry& front() { return entries_[head_]; }
+    const Entry& front() const { return entries_[head_]; }
+    void add(Entry entry);
+    void pop_front();
 
-    std::deque<Entry> entries_;
+    // A FIFO over a vector: entries before head_ are spent. Unlike std::deque it allocates
+    // nothing until the first entry.
+    std::vector<Entry> entries_;
+    size_t head_ = 0;
 };
 
 }  // namespace storegate::proxy

@@ -66,9 +66,11 @@ awaitable<void> Session::fail(const protocol::ErrorFields& error, std::string_vi
     client_.close();
 }
 
-// Startup, authentication, routing and admission, up to a server connection: a coroutine of
-// its own, so its frame is freed before the session settles down to relay or wait.
-awaitable<bool> Session::open(std::string& greeting) {
+// Startup, authentication, routing and admission, up to a server connection and the greeting
+// sent: a coroutine of its own, so its frame (the greeting included) is freed before the
+// session settles down to relay or wait.
+awaitable<bool> Session::open() {
+    std::string greeting;
     const auto& cfg = *runtime_->config;
     Watchdog deadline(client_.executor(), client_.socket());
     deadline.arm(cfg.server.startup_timeout);
@@ -140,17 +142,13 @@ awaitable<bool> Session::open(std::string& greeting) {
     if (!co_await attach(greeting)) {
         co_return false;
     }
-    co_return true;
+    co_return co_await greet(greeting);
 }
 
 awaitable<void> Session::run() {
     auto self = shared_from_this();
-    std::string greeting;
-    bool opened = co_await open(greeting);
+    bool opened = co_await open();
     if (!opened) {
-        co_return;
-    }
-    if (!co_await greet(greeting)) {
         co_return;
     }
     const auto& cfg = *runtime_->config;

@@ -42,7 +42,7 @@ class Session : public std::enable_shared_from_this<Session> {
     awaitable<Opening> read_startup(protocol::StartupPacket& packet);
     awaitable<void> answer_cancel(const protocol::StartupPacket& packet);
     awaitable<bool> authenticate(std::string& greeting);
-    awaitable<bool> open(std::string& greeting);
+    awaitable<bool> open();
     awaitable<bool> attach(std::string& greeting);
     awaitable<bool> greet(std::string& greeting);
     awaitable<void> relay();
@@ -61,7 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // Transaction pooling (session_txn.cc): the server connection is held from a client's
     // first message of a transaction to the ReadyForQuery that ends it.
     awaitable<void> run_transaction_mode();
-    awaitable<std::tuple<error_code, size_t>> read_client_chunk();
+    asio::mutable_buffer client_read_buffer();
+    void client_read_done(asio::mutable_buffer into, size_t n);
     awaitable<bool> scan_client_chunk(size_t& pos, bool& terminate);
     awaitable<bool> on_client_message(const MessageScanner::Item& item, size_t pos);
     awaitable<bool> on_query(std::string_view body, size_t pos, size_t size);
@@ -154,8 +155,9 @@ class Session : public std::enable_shared_from_this<Session> {
     protocol::ErrorFields gate_error_;  // why admit_store refused (a member: GCC 12, above)
     bool writing_server_ = false;
     bool settling_ = false;  // settle_pipeline() waits for the server pump
-    std::unique_ptr<asio::steady_timer> server_pump_done_;
-    std::unique_ptr<asio::steady_timer> client_write_gate_;
+    // Never expires: its waiters (the end of the server pump, a turn to write to the client)
+    // re-check their condition whenever cancel() wakes them all.
+    asio::steady_timer wake_{client_.executor(), asio::steady_timer::time_point::max()};
     SessionProbe probe_;  // registry entry and metrics; declared last: built from id_, peer_
 };
 

@@ -154,8 +154,6 @@ std::string Session::settings_sync_sql() {
 
 awaitable<void> Session::run_transaction_mode() {
     transaction_mode_ = true;
-    server_pump_done_ = std::make_unique<asio::steady_timer>(client_.executor());
-    client_write_gate_ = std::make_unique<asio::steady_timer>(client_.executor());
     init_settings();
     // attach() applied the client's startup settings; whatever earlier clients of this server
     // connection set and this client did not stays listed, so the next sync resets it.
@@ -164,11 +162,15 @@ awaitable<void> Session::run_transaction_mode() {
     }
     release_server();
     for (;;) {
-        auto [ec, n] = co_await read_client_chunk();
+        // Awaited here rather than in a helper coroutine: a waiting client keeps one frame
+        // fewer.
+        auto into = client_read_buffer();
+        auto [ec, n] = co_await client_.read_some(into);
         if (ec) {
             client_done_ = true;
             break;
         }
+        client_read_done(into, n);
         size_t pos = 0;
         bool terminate = false;
         bool ok = co_await scan_client_chunk(pos, terminate);
@@ -187,21 +189,22 @@ awaitable<void> Session::run_transaction_mode() {
 // An idle client (no server connection, nothing buffered) waits on a small buffer inside the
 // session instead of its read buffer, which is released meanwhile: thousands of idle clients
 // then cost little more than their session objects.
-awaitable<std::tuple<error_code, size_t>> Session::read_client_chunk() {
+asio::mutable_buffer Session::client_read_buffer() {
     if (!client_in_.empty() || server_) {
         auto space = client_in_.prepare(1);
-        auto [ec, n] = co_await client_.read_some(asio::buffer(space.data(), space.size()));
-        if (!ec) {
-            client_in_.commit(n);
-        }
-        co_return std::tuple<error_code, size_t>(ec, n);
+        return asio::buffer(space.data(), space.size());
     }
     client_in_.shrink_if_empty();
-    auto [ec, n] = co_await client_.read_some(asio::buffer(idle_read_));
-    if (!ec) {
+    queue_.release_if_empty();
+    return asio::buffer(idle_read_);
+}
+
+void Session::client_read_done(asio::mutable_buffer into, size_t n) {
+    if (into.data() == idle_read_.data()) {
         client_in_.append(idle_read_.data(), n);
+    } else {
+        client_in_.commit(n);
     }
-    co_return std::tuple<error_code, size_t>(ec, n);
 }
 
 awaitable<bool> Session::scan_client_chunk(size_t& pos, bool& terminate) {
@@ -371,8 +374,7 @@ awaitable<bool> Session::settle_pipeline() {
     }
     settling_ = true;
     while (server_pump_running_ && !queue_.empty()) {
-        server_pump_done_->expires_at(asio::steady_timer::time_point::max());
-        co_await server_pump_done_->async_wait(nothrow);
+        co_await wake_.async_wait(nothrow);
     }
     settling_ = false;
     co_return true;
@@ -861,8 +863,7 @@ awaitable<bool> Session::ensure_server() {
             co_return false;
         }
         while (server_pump_running_) {
-            server_pump_done_->expires_at(asio::steady_timer::time_point::max());
-            co_await server_pump_done_->async_wait(nothrow);
+            co_await wake_.async_wait(nothrow);
         }
         if (server_) {
             co_return false;
@@ -915,7 +916,7 @@ void Session::start_server_pump() {
     auto self = shared_from_this();
     asio::co_spawn(client_.executor(), pump_server_txn(), [self](std::exception_ptr) {
         self->server_pump_running_ = false;
-        self->server_pump_done_->cancel();
+        self->wake_.cancel();
     });
 }
 
@@ -924,12 +925,11 @@ void Session::start_server_pump() {
 awaitable<error_code> Session::write_client(Outbound& out, const uint8_t* input) {
     uint64_t ticket = write_tickets_++;
     while (write_serving_ != ticket) {
-        client_write_gate_->expires_at(asio::steady_timer::time_point::max());
-        co_await client_write_gate_->async_wait(nothrow);
+        co_await wake_.async_wait(nothrow);
     }
     auto [ec, n] = co_await client_.write(out.buffers(input));
     ++write_serving_;
-    client_write_gate_->cancel();
+    wake_.cancel();
     out.clear();
     co_return ec;
 }
@@ -1112,7 +1112,7 @@ awaitable<void> Session::pump_server_txn() {
         probe_.server_bytes(pos);
         server_in_.consume(pos);
         if (settling_ && queue_.empty()) {
-            server_pump_done_->cancel();  // a store switch waits for this
+            wake_.cancel();  // a store switch waits for this
         }
         if (wec) {
             client_done_ = true;
@@ -1144,8 +1144,7 @@ awaitable<void> Session::stop_server_pump() {
             error_code ignored;
             server_->socket().cancel(ignored);
         }
-        server_pump_done_->expires_at(asio::steady_timer::time_point::max());
-        co_await server_pump_done_->async_wait(nothrow);
+        co_await wake_.async_wait(nothrow);
     }
 }
 

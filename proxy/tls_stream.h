@@ -17,11 +17,18 @@ class TlsStream {
     TlsStream(const TlsStream&) = delete;  // the TLS layer refers to socket_
     TlsStream& operator=(const TlsStream&) = delete;
 
+    // An asynchronous operation rather than a coroutine: a waiting reader (every idle client)
+    // keeps no frame of its own, and no frame is made per read.
     awaitable<std::tuple<error_code, size_t>> read_some(asio::mutable_buffer buffer) {
-        if (tls_) {
-            co_return co_await tls_->async_read_some(buffer, nothrow);
-        }
-        co_return co_await socket_.async_read_some(buffer, nothrow);
+        auto start = [this](auto handler, asio::mutable_buffer into) {
+            if (tls_) {
+                tls_->async_read_some(into, std::move(handler));
+            } else {
+                socket_.async_read_some(into, std::move(handler));
+            }
+        };
+        return asio::async_initiate<decltype(nothrow), void(error_code, size_t)>(start, nothrow,
+                                                                                 buffer);
     }
     // Writes all of `buffer` (plain sockets: straight from the calling coroutine, see net.h).
     awaitable<std::tuple<error_code, size_t>> write(asio::const_buffer buffer) {
