@@ -66,9 +66,15 @@ bool ResponseQueue::completes(const Entry& entry, char type) const {
 }
 
 // After an error in the extended protocol the server discards everything up to Sync, so the
-// answers expected for those messages, real or synthetic, never come.
-void ResponseQueue::skip_to_sync() {
+// answers expected for those messages, real or synthetic, never come, and the statements their
+// Parse messages named were never prepared.
+void ResponseQueue::skip_to_sync(Outcome& outcome) {
     while (!empty() && front().expect != Expect::kSync) {
+        Entry& skipped = front();
+        if (skipped.expect == Expect::kParse && !skipped.statement.empty()) {
+            outcome.failed_parses.push_back(
+                {std::move(skipped.statement), skipped.action == Action::kForward});
+        }
         pop_front();
     }
 }
@@ -92,10 +98,12 @@ ResponseQueue::Outcome ResponseQueue::on_server_message(char type, std::string& 
     if (type == 'E') {
         first.failed = true;
         if (!simple && first.expect != Expect::kSync) {
-            outcome.failed_parse = std::move(first.statement);
-            outcome.client_parse = first.action == Action::kForward;
+            if (first.expect == Expect::kParse && !first.statement.empty()) {
+                outcome.failed_parses.push_back(
+                    {std::move(first.statement), first.action == Action::kForward});
+            }
             pop_front();
-            skip_to_sync();
+            skip_to_sync(outcome);
             if (!empty()) {
                 front().failed = true;  // the batch's implicit transaction is undone
             }

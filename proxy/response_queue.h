@@ -51,8 +51,13 @@ class ResponseQueue {
         bool completed_query = false;  // a kQuery/kFunctionCall entry just ended
         bool query_failed = false;     // ... or a kSync one; and saw an ErrorResponse
         std::optional<Change> change;  // its setting change, if any
-        std::string failed_parse;      // a statement the server refused to prepare
-        bool client_parse = false;     // ... on the client's own Parse, not an injected one
+        // Statements the server did not prepare: the Parse failed, or an earlier error in its
+        // batch made the server skip it. `client`: the client's own Parse, not an injected one.
+        struct FailedParse {
+            std::string statement;
+            bool client = false;
+        };
+        std::vector<FailedParse> failed_parses;
     };
     // Accounts for one server message of `type`; synthetic answers due before it are appended
     // to `before`, and those due right after it to `after`.
@@ -84,7 +89,7 @@ class ResponseQueue {
         std::string statement;  // kParse of a named statement
     };
     bool completes(const Entry& entry, char type) const;
-    void skip_to_sync();
+    void skip_to_sync(Outcome& outcome);
     Entry& front() { return entries_[head_]; }
     const Entry& front() const { return entries_[head_]; }
     void add(Entry entry);

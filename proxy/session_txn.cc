@@ -1017,8 +1017,8 @@ void Session::on_server_whole(const MessageScanner::Item& item, std::string& bef
                               std::string& after) {
     auto outcome = queue_.on_server_message(item.type, before, after);
     forward = outcome.forward;
-    if (!outcome.failed_parse.empty()) {
-        forget_statement(outcome.failed_parse, outcome.client_parse);
+    for (const auto& failed : outcome.failed_parses) {
+        forget_statement(failed.statement, failed.client);
     }
     if (item.type == pb::kParameterStatus) {
         std::string_view name;

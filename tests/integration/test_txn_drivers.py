@@ -164,3 +164,30 @@ def test_one_client_dropping_statements_spares_the_others(txn_proxy, registry, s
     finally:
         for conn in others:
             conn.close()
+
+
+def test_parse_skipped_after_an_error_prepares_nothing(txn_proxy, registry):
+    """In one pipeline batch a failing statement makes the server skip the named Parse behind
+    it: that statement must not count as prepared on the server connection, or every later
+    client using the same text there fails with 26000."""
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    sql = "SELECT %s::int + 100 AS skipped_parse_probe"
+    failures = 0
+    for _ in range(POOL * 2):  # leave the skipped Parse on more than one server connection
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=0) as conn:
+            try:
+                with conn.pipeline() as pipeline:
+                    conn.execute("SELECT 1 / 0")
+                    conn.execute(sql, (1,))
+                    pipeline.sync()
+            except psycopg.errors.DivisionByZero:
+                failures += 1
+    assert failures == POOL * 2
+    clients = [psycopg.connect(dsn, autocommit=True, prepare_threshold=0) for _ in range(POOL)]
+    try:
+        for round_ in range(3):
+            for index, conn in enumerate(clients):
+                assert conn.execute(sql, (index + round_,)).fetchone()[0] == 100 + index + round_
+    finally:
+        for conn in clients:
+            conn.close()

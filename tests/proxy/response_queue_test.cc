@@ -77,6 +77,61 @@ TEST(ResponseQueue, ErrorSkipsSyntheticAnswersUpToSync) {
     EXPECT_TRUE(q.empty());
 }
 
+TEST(ResponseQueue, ParsesSkippedAfterAnErrorAreReportedAsNotPrepared) {
+    ResponseQueue q;
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push_parse("sg_client", Action::kForward);  // the client's own Parse, behind the error
+    q.push_parse("sg_injected", Action::kSwallow);
+    q.push(Expect::kBind);
+    q.push(Expect::kSync);
+    q.push_parse("sg_next_batch", Action::kForward);
+    q.push(Expect::kSync);
+    std::vector<ResponseQueue::Outcome> outcomes;
+    EXPECT_EQ(feed(q, "2EZ", &outcomes), "2EZ");
+    ASSERT_EQ(outcomes.size(), 3u);
+    const auto& failed = outcomes[1].failed_parses;
+    ASSERT_EQ(failed.size(), 2u);
+    EXPECT_EQ(failed[0].statement, "sg_client");
+    EXPECT_TRUE(failed[0].client);
+    EXPECT_EQ(failed[1].statement, "sg_injected");
+    EXPECT_FALSE(failed[1].client);
+    outcomes.clear();
+    EXPECT_EQ(feed(q, "1Z", &outcomes), "1Z");  // the next batch runs: its Parse counts
+    EXPECT_TRUE(outcomes[0].failed_parses.empty());
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(ResponseQueue, AFailedParseIsReportedOnce) {
+    ResponseQueue q;
+    q.push_parse("sg_bad", Action::kForward);
+    q.push(Expect::kBind);
+    q.push(Expect::kSync);
+    std::vector<ResponseQueue::Outcome> outcomes;
+    EXPECT_EQ(feed(q, "EZ", &outcomes), "EZ");
+    ASSERT_EQ(outcomes[0].failed_parses.size(), 1u);
+    EXPECT_EQ(outcomes[0].failed_parses[0].statement, "sg_bad");
+    EXPECT_TRUE(outcomes[1].failed_parses.empty());
+}
+
+TEST(ResponseQueue, ALongPipelineThatNeverDrainsKeepsItsOrder) {
+    ResponseQueue q;
+    std::string seen;
+    for (int i = 0; i < 500; ++i) {
+        q.push(Expect::kQuery);
+        if (i >= 3) {  // three queries always in flight
+            seen += feed(q, "CZ");
+        }
+    }
+    seen += feed(q, "CZCZCZ");
+    EXPECT_EQ(seen.size(), 1000u);
+    EXPECT_EQ(seen.find_first_not_of("CZ"), std::string::npos);
+    EXPECT_TRUE(q.empty());
+    q.release_if_empty();
+    q.push(Expect::kSync);
+    EXPECT_EQ(q.size(), 1u);
+}
+
 TEST(ResponseQueue, SettingsSyncIsSwallowedWholeEvenOnError) {
     ResponseQueue q;
     q.push(Expect::kQuery, Action::kSwallow);
