@@ -130,7 +130,9 @@ std::string Session::settings_sync_sql() {
         server_->prepared_dirty = false;
     }
     if (server_->settings_dirty) {
-        sql += (sql.empty() ? "" : "; ") + std::string("RESET ALL");
+        // DISCARD ALL's first two steps: RESET ALL leaves the role alone.
+        sql +=
+            (sql.empty() ? "" : "; ") + std::string("SET SESSION AUTHORIZATION DEFAULT; RESET ALL");
         applied.clear();
         server_->settings_dirty = false;
     }
@@ -491,6 +493,9 @@ awaitable<bool> Session::on_query(std::string_view body, size_t pos, size_t size
         co_return false;
     }
     auto change = setting_change(seen);
+    if (seen.untracked_state) {
+        server_->settings_dirty = true;  // reset before this connection serves a transaction
+    }
     if (seen.kind == sql::Kind::kDeallocate || seen.kind == sql::Kind::kDeallocateAll ||
         (seen.multiple && may_deallocate(text))) {
         server_->prepared_dirty = true;  // it may drop statements other clients share
@@ -624,6 +629,9 @@ awaitable<bool> Session::on_parse(std::string_view body, size_t pos, size_t size
     bool ok = co_await ensure_server();
     if (!ok) {
         co_return false;
+    }
+    if (seen.untracked_state) {
+        server_->settings_dirty = true;
     }
     if (seen.kind == sql::Kind::kDeallocate || seen.kind == sql::Kind::kDeallocateAll ||
         seen.kind == sql::Kind::kDiscardAll) {

@@ -224,6 +224,9 @@ void inspect_set(std::string_view text, const std::vector<Token>& t, Inspection&
     if (is_word(t, i, "time") && is_word(t, i + 1, "zone")) {
         name = "timezone";
         i += 2;
+    } else if (is_word(t, i, "names")) {  // SET NAMES x is SET client_encoding = x
+        name = "client_encoding";
+        i += 1;
     } else {
         name = read_name(t, i);
         if (name.empty() || name == "transaction" || name == "constraints" || name == "role" ||
@@ -259,6 +262,29 @@ bool touches_storegate(const std::vector<Token>& t) {
     return read_name(t, i).starts_with("storegate.");
 }
 
+// Limitation: settings changed inside functions, DO blocks or procedures are not seen, so they
+// stay on the server connection for its next user - matters for functions that SET session
+// state instead of using SET LOCAL or set_config(..., true).
+// A statement that changes session settings in a way the single-statement SET/RESET
+// tracking does not see: set_config() anywhere, or a statement-level SET or RESET when
+// `tracked` (a lone SET or RESET storegate follows by name) is false. SET LOCAL, SET
+// TRANSACTION and SET CONSTRAINTS last only for the transaction.
+bool untracked_setting(const std::vector<Token>& t, bool tracked) {
+    for (const auto& token : t) {
+        if (token.type == Token::Type::kWord && token.text == "set_config") {
+            return true;
+        }
+    }
+    if (tracked) {
+        return false;
+    }
+    if (is_word(t, 0, "reset")) {
+        return true;
+    }
+    return is_word(t, 0, "set") && !is_word(t, 1, "local") && !is_word(t, 1, "transaction") &&
+           !is_word(t, 1, "constraints");
+}
+
 }  // namespace
 
 Inspection inspect(std::string_view text) {
@@ -269,12 +295,14 @@ Inspection inspect(std::string_view text) {
     out.multiple = more;
     out.pin = find_pin(t);
     out.storegate_setting = more && touches_storegate(t);
+    out.untracked_state = more && untracked_setting(t, false);
     while (more) {
         auto next = lexer.statement(more);
         if (out.pin == Pin::kNone) {
             out.pin = find_pin(next);
         }
         out.storegate_setting = out.storegate_setting || touches_storegate(next);
+        out.untracked_state = out.untracked_state || untracked_setting(next, false);
     }
     if (t.empty() || out.multiple) {
         return out;
@@ -308,6 +336,10 @@ Inspection inspect(std::string_view text) {
             out.name = t[i].text;
         }
     }
+    const bool tracked = out.kind == Kind::kSet || out.kind == Kind::kSetLocal ||
+                         out.kind == Kind::kSetStoregate || out.kind == Kind::kReset ||
+                         out.kind == Kind::kResetAll;
+    out.untracked_state = untracked_setting(t, tracked);
     return out;
 }
 

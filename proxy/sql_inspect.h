@@ -33,6 +33,10 @@ struct Inspection {
     Pin pin = Pin::kNone;
     bool multiple = false;           // more than one statement in the text
     bool storegate_setting = false;  // multiple: one of them SETs or RESETs storegate.*
+    // Changes session state that storegate does not carry or reset by name (set_config(),
+    // SET ROLE, SET NAMES, SET SESSION CHARACTERISTICS, SET or RESET among other statements):
+    // the server connection must be reset before it serves anyone else.
+    bool untracked_state = false;
 };
 
 Inspection inspect(std::string_view text);

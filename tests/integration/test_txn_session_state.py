@@ -207,3 +207,39 @@ def test_startup_parameter_names_are_case_insensitive(factory, registry):
     finally:
         first.close()
         second.close()
+
+
+PROBE = ("SELECT coalesce(current_setting('app.tenant', true), ''), "
+         "current_setting('default_transaction_read_only'), current_setting('search_path'), "
+         "current_setting('client_encoding'), current_user::text, pg_backend_pid()")
+
+
+@pytest.fixture(scope="module")
+def single_proxy(factory):
+    """One server connection: whatever a client leaves on it, the next client gets."""
+    return factory({"pool": {"mode": "transaction", "size": 1}})
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT set_config('app.tenant', 'tenant-42', false)",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+    "SET search_path = leaked; SELECT 1",
+    "SET NAMES 'LATIN1'",
+])
+def test_session_state_storegate_cannot_carry_never_reaches_another_client(
+        single_proxy, registry, statement):
+    """Settings changed in ways storegate does not follow by name (set_config(), SET SESSION
+    CHARACTERISTICS, SET among other statements) are reset before the server connection runs
+    anyone else's transaction; SET NAMES is carried like SET client_encoding."""
+    dsn = gamma_dsn(single_proxy, registry)
+    with psycopg.connect(dsn, autocommit=True) as clean:
+        expected = clean.execute(PROBE).fetchone()
+    with psycopg.connect(dsn, autocommit=True) as setter:
+        setter.execute(statement)
+        pid = setter.execute("SELECT pg_backend_pid()").fetchone()[0]
+        if "NAMES" in statement:
+            assert setter.execute("SHOW client_encoding").fetchone()[0] == "LATIN1"
+    with psycopg.connect(dsn, autocommit=True) as other:
+        seen = other.execute(PROBE).fetchone()
+        assert seen[-1] == pid  # the same server connection
+        assert seen[:-1] == expected[:-1]

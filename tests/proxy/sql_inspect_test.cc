@@ -26,6 +26,42 @@ TEST(SqlInspect, TimeZoneAndLocalAndSpecialForms) {
     EXPECT_EQ(inspect("SET SESSION AUTHORIZATION DEFAULT").kind, Kind::kOther);
 }
 
+TEST(SqlInspect, SetNamesIsClientEncoding) {
+    auto seen = inspect("SET NAMES 'LATIN1'");
+    EXPECT_EQ(seen.kind, Kind::kSet);
+    EXPECT_EQ(seen.name, "client_encoding");
+    EXPECT_EQ(seen.value, "'LATIN1'");
+    EXPECT_FALSE(seen.untracked_state);
+}
+
+TEST(SqlInspect, SessionStateItCannotFollowIsFlagged) {
+    for (const char* text : {
+             "SELECT set_config('app.tenant', 'tenant-42', false)",
+             "select pg_catalog.SET_CONFIG('a.b', 'c', true)",
+             "SET ROLE nobody",
+             "SET SESSION AUTHORIZATION other",
+             "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+             "SET search_path = x; SELECT 1",
+             "SELECT 1; RESET work_mem",
+             "BEGIN; SET work_mem = '7MB'; COMMIT",
+         }) {
+        EXPECT_TRUE(inspect(text).untracked_state) << text;
+    }
+    for (const char* text : {
+             "SET search_path = x",
+             "SET LOCAL work_mem = '1MB'",
+             "RESET work_mem",
+             "RESET ALL",
+             "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+             "BEGIN; SET LOCAL work_mem = '1MB'; SET CONSTRAINTS ALL DEFERRED; COMMIT",
+             "UPDATE t SET x = 1",
+             "SELECT 'set_config(' AS text",
+             "SELECT 1; SELECT 2",
+         }) {
+        EXPECT_FALSE(inspect(text).untracked_state) << text;
+    }
+}
+
 TEST(SqlInspect, StoregateSettingsAreUnquoted) {
     auto seen = inspect("  /* c */ SET storegate.store = 'alpha' ");
     EXPECT_EQ(seen.kind, Kind::kSetStoregate);
