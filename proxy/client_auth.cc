@@ -63,18 +63,32 @@ awaitable<AuthOutcome> ClientAuthenticator::run(ClientStream& client, ByteBuffer
     co_return co_await md5(client, in, user, cred, out);
 }
 
-awaitable<bool> ClientAuthenticator::read_password_message(ClientStream& client, ByteBuffer& in,
-                                                           std::string& body) {
+awaitable<ClientAuthenticator::Read> ClientAuthenticator::read_password_message(
+    ClientStream& client, ByteBuffer& in, std::string& body) {
     size_t consumed = 0;
     protocol::Frame frame;
     // Each co_await stands in its own statement: GCC 12 miscompiles co_await inside || and &&.
     bool read = co_await read_frame(client, in, consumed, max_message_, frame);
-    if (!read || frame.type != protocol::frontend::kPassword) {
-        co_return false;
+    if (!read) {
+        co_return in.empty() ? Read::kAbandoned : Read::kMalformed;
+    }
+    if (frame.type == protocol::frontend::kTerminate) {
+        co_return Read::kAbandoned;
+    }
+    if (frame.type != protocol::frontend::kPassword) {
+        co_return Read::kMalformed;
     }
     body.assign(frame.body);
     in.consume(consumed);
-    co_return true;
+    co_return Read::kOk;
+}
+
+// What a failed password read means for the login.
+static AuthOutcome unread(ClientAuthenticator::Read read, const char* malformed) {
+    if (read == ClientAuthenticator::Read::kAbandoned) {
+        return AuthOutcome{false, true, "client_closed"};
+    }
+    return AuthOutcome{false, false, malformed};
 }
 
 // Over TLS both mechanisms are offered, SCRAM-SHA-256-PLUS first; PLUS binds the exchange to
@@ -98,8 +112,9 @@ awaitable<AuthOutcome> ClientAuthenticator::scram(ClientStream& client, ByteBuff
     std::string body;
     std::string_view mechanism;
     std::string_view data;
-    if (!co_await read_password_message(client, in, body)) {
-        co_return AuthOutcome{false, false, "malformed_auth_read"};
+    auto read = co_await read_password_message(client, in, body);
+    if (read != Read::kOk) {
+        co_return unread(read, "malformed_auth_read");
     }
     if (!protocol::parse_sasl_initial_response(body, mechanism, data) ||
         (mechanism != protocol::scram::kMechanism &&
@@ -128,8 +143,9 @@ awaitable<AuthOutcome> ClientAuthenticator::scram_rounds(ClientStream& client, B
         co_return AuthOutcome{false, true, "client_closed"};
     }
     std::string final_body;
-    if (!co_await read_password_message(client, in, final_body)) {
-        co_return AuthOutcome{false, false, "malformed_scram_final"};
+    auto read = co_await read_password_message(client, in, final_body);
+    if (read != Read::kOk) {
+        co_return unread(read, "malformed_scram_final");
     }
     std::string server_final;
     auto status = exchange.client_final(final_body, server_final);
@@ -172,8 +188,11 @@ awaitable<AuthOutcome> ClientAuthenticator::md5(ClientStream& client, ByteBuffer
     }
     std::string body;
     std::string_view password;
-    bool read = co_await read_password_message(client, in, body);
-    if (!read || !protocol::parse_password(body, password)) {
+    auto read = co_await read_password_message(client, in, body);
+    if (read != Read::kOk) {
+        co_return unread(read, "malformed_auth");
+    }
+    if (!protocol::parse_password(body, password)) {
         co_return AuthOutcome{false, false, "malformed_auth"};
     }
     if (cred == nullptr || cred->kind == Credential::Kind::kScram) {

@@ -30,6 +30,10 @@ class ClientAuthenticator {
     awaitable<AuthOutcome> run(ClientStream& client, ByteBuffer& in, const std::string& user,
                                std::string& out);
 
+    // How reading a password message ended. kAbandoned: the client left (or sent Terminate)
+    // instead, as psql does when it must ask for a password first: no password was tried.
+    enum class Read { kOk, kAbandoned, kMalformed };
+
   private:
     awaitable<AuthOutcome> scram(ClientStream& client, ByteBuffer& in, const std::string& user,
                                  const Credential* cred, std::string& out);
@@ -40,7 +44,7 @@ class ClientAuthenticator {
                                        std::string& out);
     awaitable<AuthOutcome> md5(ClientStream& client, ByteBuffer& in, const std::string& user,
                                const Credential* cred, std::string& out);
-    awaitable<bool> read_password_message(ClientStream& client, ByteBuffer& in, std::string& body);
+    awaitable<Read> read_password_message(ClientStream& client, ByteBuffer& in, std::string& body);
     protocol::scram::Verifier mock_verifier(const std::string& user) const;
 
     config::AuthType type_;

@@ -247,11 +247,12 @@ awaitable<bool> Session::authenticate(std::string& greeting) {
     if (outcome.ok) {
         co_return true;
     }
-    services_.limits.auth_failed(address);
     if (outcome.client_gone) {
+        // Left before trying a password (psql asking for one, a health check): not a failure.
         client_.close();
         co_return false;
     }
+    services_.limits.auth_failed(address);
     auto error =
         fatal_error("28P01", "password authentication failed for user \"" + request_.role + "\"");
     if (outcome.reason.starts_with("malformed")) {

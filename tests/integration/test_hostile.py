@@ -236,6 +236,32 @@ def test_repeated_auth_failures_are_throttled(auth_target, registry):
         assert result.error["code"] == "28P01"
 
 
+@pytest.fixture
+def fresh_target(registry, binary, run_dir):
+    """An instance of its own, so that no earlier failed login counts against 127.0.0.1."""
+    from harness.storegate import StoregateFactory
+    factory = StoregateFactory(registry, binary, run_dir)
+    yield factory({})
+    factory.stop_all()
+
+
+def test_handshakes_abandoned_before_a_password_are_not_failures(fresh_target, registry):
+    """psql connects once without a password, sees the request for one and comes back after
+    prompting; health checks do the same. No password was tried, so nothing is throttled."""
+    params = {"user": "app", "database": "app", "options": "-c storegate.store=alpha"}
+    for attempt in range(8):
+        with socket.create_connection((fresh_target.host, fresh_target.port)) as sock:
+            sock.sendall(wire.startup_packet(params))
+            assert sock.recv(1) == b"R"  # asked for a password
+            if attempt % 2:
+                sock.sendall(wire.message(b"X", b""))
+    with wire.WireClient(fresh_target.host, fresh_target.port) as client:
+        result = client.startup(params, registry.passwords["app"])
+        assert result.error is None, result.error
+    with open(fresh_target.log_path) as log:
+        assert "reason=throttled" not in log.read()
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
