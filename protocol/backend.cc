@@ -178,11 +178,12 @@ void append_parameter_description(std::string& out, const std::vector<int32_t>& 
     wire::finish(out, at);
 }
 
-// "NegotiateProtocolVersion": Int32 newest minor version, Int32 count, then the option names.
-void append_negotiate_protocol_version(std::string& out, int32_t newest_minor,
+// "NegotiateProtocolVersion": Int32 newest version (PostgreSQL sends major << 16 | minor),
+// Int32 count, then the option names.
+void append_negotiate_protocol_version(std::string& out, int32_t newest_version,
                                        const std::vector<std::string>& unrecognized_options) {
     const size_t at = wire::begin(out, backend::kNegotiateProtocolVersion);
-    wire::put_i32(out, newest_minor);
+    wire::put_i32(out, newest_version);
     wire::put_i32(out, static_cast<int32_t>(unrecognized_options.size()));
     for (const auto& option : unrecognized_options) {
         wire::put_cstring(out, option);

@@ -74,9 +74,10 @@ void append_close_complete(std::string& out);
 void append_no_data(std::string& out);
 void append_parameter_description(std::string& out, const std::vector<int32_t>& type_oids);
 // Answer to a StartupMessage asking for a later 3.x minor version or for protocol options
-// ("_pq_." parameters) storegate does not know: the newest minor it speaks and the options it
-// ignored. The client then proceeds with that version.
-void append_negotiate_protocol_version(std::string& out, int32_t newest_minor,
+// ("_pq_." parameters) storegate does not know: the newest version it speaks (3.0 = 3 << 16,
+// as PostgreSQL sends it) and the options it ignored. The client then proceeds with that
+// version.
+void append_negotiate_protocol_version(std::string& out, int32_t newest_version,
                                        const std::vector<std::string>& unrecognized_options);
 
 // Parsed Authentication request from a server.

@@ -98,6 +98,9 @@ awaitable<bool> Session::open() {
     }
     request_ = parse_route_request(packet, cfg.routing, client_server_name(client_));
     probe_.logged_in(request_);
+    if (!co_await negotiate_version(packet)) {
+        co_return false;
+    }
     if (!co_await authenticate(greeting)) {
         co_return false;
     }
@@ -221,6 +224,31 @@ awaitable<Session::Opening> Session::read_startup(protocol::StartupPacket& packe
             co_return Opening::kClosed;
         }
     }
+}
+
+// A client asking for a protocol 3.x newer than 3.0, or for protocol options (_pq_.*), is told
+// at once, as PostgreSQL does, that the session speaks 3.0 without them.
+awaitable<bool> Session::negotiate_version(const protocol::StartupPacket& packet) {
+    const int32_t minor = static_cast<int32_t>(packet.version & 0xffff);
+    std::vector<std::string> unrecognized;
+    for (const auto& [name, value] : packet.params) {
+        if (name.starts_with("_pq_.")) {
+            unrecognized.push_back(name);
+        }
+    }
+    if (minor == 0 && unrecognized.empty()) {
+        co_return true;
+    }
+    std::string out;
+    // PostgreSQL sends the whole version number (3.0 = 196608) where the protocol docs speak
+    // of the newest minor version; libpq reads it that way.
+    protocol::append_negotiate_protocol_version(out, 3 << 16, unrecognized);
+    auto [ec, n] = co_await client_.write(asio::buffer(out));
+    if (ec) {
+        client_.close();
+        co_return false;
+    }
+    co_return true;
 }
 
 awaitable<void> Session::answer_cancel(const protocol::StartupPacket& packet) {

@@ -41,6 +41,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     awaitable<Opening> read_startup(protocol::StartupPacket& packet);
     awaitable<void> answer_cancel(const protocol::StartupPacket& packet);
+    awaitable<bool> negotiate_version(const protocol::StartupPacket& packet);
     awaitable<bool> authenticate(std::string& greeting);
     awaitable<bool> open();
     awaitable<bool> attach(std::string& greeting);

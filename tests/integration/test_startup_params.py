@@ -50,3 +50,32 @@ def test_shared_backend_session_carries_the_store_id(proxy, registry):
         with psycopg.connect(proxy.dsn(slug, password=registry.passwords["app"])) as conn:
             value = conn.execute("SELECT current_setting('storegate.store_id', true)").fetchone()
         assert value[0] == store.id
+
+
+def test_newer_protocol_and_protocol_options_are_negotiated_down(proxy, registry):
+    """A client asking for protocol 3.2 with a _pq_ option hears, before authentication, that
+    the session speaks 3.0 without the option (NegotiateProtocolVersion), as from PostgreSQL
+    itself; a 3.0 client without options hears nothing of the kind."""
+    gamma = registry.stores["gamma"]
+    params = {"user": "app", "database": "app", "options": f"-c storegate.store={gamma.id}",
+              "_pq_.test_option": "on"}
+    answers = {}
+    for name, port, login in (
+            ("postgres", gamma.cluster.port, ("sg_dedicated", registry.passwords["sg_dedicated"],
+                                              gamma.database)),
+            ("storegate", proxy.port, ("app", registry.passwords["app"], "app"))):
+        user, password, database = login
+        wanted = dict(params, user=user, database=database)
+        if name == "postgres":
+            del wanted["options"]
+        with wire.WireClient("127.0.0.1", port) as client:
+            result = client.startup(wanted, password, version=(3 << 16) | 2)
+            assert result.ok, result.error
+            assert client.query("SELECT 1")[0] == [["1"]]
+        answers[name] = result.negotiated
+    assert answers["storegate"] == answers["postgres"] == (3 << 16, ["_pq_.test_option"])
+    with wire.WireClient(proxy.host, proxy.port) as client:
+        result = client.startup({"user": "app", "database": "app",
+                                 "options": f"-c storegate.store={gamma.id}"},
+                                registry.passwords["app"])
+        assert result.ok and result.negotiated is None

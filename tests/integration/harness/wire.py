@@ -51,6 +51,7 @@ class StartupResult:
     backend_pid: int = 0
     backend_secret: int = 0
     auth_methods: list = field(default_factory=list)
+    negotiated: tuple | None = None  # NegotiateProtocolVersion: (newest minor, options)
 
     @property
     def ok(self) -> bool:
@@ -100,10 +101,11 @@ class WireClient:
             except ConnectionError:
                 return messages
 
-    def startup(self, params: dict, password: str | None = None) -> StartupResult:
+    def startup(self, params: dict, password: str | None = None,
+                version: int = PROTOCOL_3_0) -> StartupResult:
         """Sends a StartupMessage, answers the authentication request, and reads up to
         ReadyForQuery or an ErrorResponse."""
-        self.send(startup_packet(params))
+        self.send(startup_packet(params, version))
         result = StartupResult()
         sasl = None
         while True:
@@ -111,7 +113,11 @@ class WireClient:
             if kind == b"E":
                 result.error = parse_error_fields(payload)
                 return result
-            if kind == b"R":
+            if kind == b"v":  # NegotiateProtocolVersion: newest minor, unrecognized options
+                minor, count = struct.unpack("!ii", payload[:8])
+                names = [n.decode() for n in payload[8:].split(b"\0")[:count]]
+                result.negotiated = (minor, names)
+            elif kind == b"R":
                 sasl = self._authenticate(payload, params.get("user", ""), password, sasl,
                                           result)
             elif kind == b"S":
