@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "common/version.h"
 #include "config/cli.h"
 #include "identity/cli.h"
 #include "proxy/run.h"
@@ -12,7 +13,7 @@
 
 int main(int argc, char** argv) {
     CLI::App app{"storegate: a PostgreSQL wire-protocol routing proxy for multi-store platforms"};
-    app.set_version_flag("--version", "storegate 0.1.0");
+    app.set_version_flag("--version", std::string("storegate ") + storegate::kVersion);
     std::string config_path;
     app.add_option("--config,-c", config_path, "configuration file (TOML)");
     int exit_code = 0;

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "registry/pg_conn.h"
 #include "registry/pg_rows.h"
 
@@ -20,18 +21,15 @@ constexpr const char* kChannel = "storegate_registry";
 // Unknown keys clients keep asking for; beyond this the cache starts over rather than grow.
 constexpr size_t kMaxNegativeEntries = 100000;
 
-constexpr const char* kHeartbeatSql =
-    "INSERT INTO storegate_instances (id, address, admin_address, applied_version) "
-    "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address, "
-    "admin_address = EXCLUDED.admin_address, applied_version = EXCLUDED.applied_version, "
-    "heartbeat_at = now()";
-// The same, and a notification that commits with it ($5 is the channel).
-constexpr const char* kAnnounceSql =
-    "WITH beat AS (INSERT INTO storegate_instances (id, address, admin_address, "
-    "applied_version) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET address = "
+constexpr const char* kUpsertInstanceSql =
+    "INSERT INTO storegate_instances (id, address, admin_address, applied_version, "
+    "storegate_version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET address = "
     "EXCLUDED.address, admin_address = EXCLUDED.admin_address, applied_version = "
-    "EXCLUDED.applied_version, heartbeat_at = now() RETURNING id) "
-    "SELECT pg_notify($5, id) FROM beat";
+    "EXCLUDED.applied_version, storegate_version = EXCLUDED.storegate_version, heartbeat_at = "
+    "now()";
+// The same, and a notification that commits with it ($6 is the channel).
+const std::string kAnnounceSql = std::string("WITH beat AS (") + kUpsertInstanceSql +
+                                 " RETURNING id) SELECT pg_notify($6, id) FROM beat";
 
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -366,11 +364,11 @@ bool Watcher::heartbeat(const PgConn& conn, bool announce) {
         return true;
     }
     std::vector<std::string> params{options_.instance_id, options_.address, options_.admin_address,
-                                    std::to_string(applied_version())};
+                                    std::to_string(applied_version()), kVersion};
     if (announce) {
         params.emplace_back(kFleetChannel);
     }
-    PgResult beat = conn.exec(announce ? kAnnounceSql : kHeartbeatSql, params);
+    PgResult beat = conn.exec(announce ? kAnnounceSql.c_str() : kUpsertInstanceSql, params);
     if (!beat.ok() && log::allow("registry.heartbeat")) {
         log::warn("registry heartbeat failed error=\"{}\"", beat.error());
     }

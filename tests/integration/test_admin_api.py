@@ -3,6 +3,7 @@ resume through the registry, route changes guarded by the registry version, erro
 
 import os
 import secrets
+import subprocess
 import uuid
 
 import psycopg
@@ -144,7 +145,7 @@ def test_stats_count_transactions(admin, client_of):
     assert rows["shared1"]["total_received"] > 0 and rows["shared1"]["total_sent"] > 0
 
 
-def test_instances_lists_this_instance(admin, registry):
+def test_instances_lists_this_instance(admin, instance, registry):
     def listed():
         answer = admin.ok("GET", "/v1/instances")
         return [row for row in answer["instances"] if row["self"]]
@@ -152,6 +153,9 @@ def test_instances_lists_this_instance(admin, registry):
     mine = wait_for(listed, what="this instance in storegate_instances")
     assert mine[0]["admin_address"] and mine[0]["address"]
     assert isinstance(mine[0]["applied_version"], int)
+    version = subprocess.run([instance.binary, "--version"], capture_output=True,
+                             text=True, check=True).stdout.split()[-1]
+    assert mine[0]["storegate_version"] == version
 
 
 def test_pause_and_resume_change_the_registry(admin, registry):
