@@ -78,6 +78,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool set_storegate(const sql::Inspection& seen, bool in_extended_batch);
     std::string storegate_value(const sql::Inspection& seen) const;
     awaitable<bool> ensure_server();
+    awaitable<bool> pass_store_gate(bool& moved);
+    awaitable<bool> admit_pinned();
     awaitable<void> pump_server_txn();
     awaitable<void> stop_server_pump();
     void start_server_pump();

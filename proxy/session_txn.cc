@@ -861,7 +861,10 @@ awaitable<bool> Session::on_execute(std::string_view body, size_t pos, size_t si
 
 awaitable<bool> Session::ensure_server() {
     if (server_ && !route_changed_) {
-        co_return true;
+        if (pinned_ == sql::Pin::kNone || activity_.active()) {
+            co_return true;
+        }
+        co_return co_await admit_pinned();
     }
     if (server_) {
         // The store changed while a pipelined transaction still runs on the old server:
@@ -880,17 +883,12 @@ awaitable<bool> Session::ensure_server() {
     route_changed_ = false;
     const auto& cfg = *runtime_->config;
     // Each transaction starts on the store's current route and waits while it is paused.
-    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
-                                     cfg.retarget.pause_timeout, gate_error_);
-    if (gate == GateOutcome::kPausedTimeout) {
-        services_.metrics.pause_event(PauseEvent::kWaitTimeout);
-    }
-    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
-        gate_error_.severity = "FATAL";
-        co_await fail(gate_error_, "store_paused");
+    bool moved = false;
+    bool passed = co_await pass_store_gate(moved);
+    if (!passed) {
         co_return false;
     }
-    if (gate == GateOutcome::kMoved) {
+    if (moved) {
         retarget_settings();
     }
     pool_ = services_.pools.get(route_.backend->db_key, cfg);
@@ -913,6 +911,44 @@ awaitable<bool> Session::ensure_server() {
         protocol::append_query(query, sync);
         to_server_.add_bytes(query);
         queue_.push(Expect::kQuery, Action::kSwallow);
+    }
+    co_return true;
+}
+
+// Admits the session's next transaction through its store's gate (waiting while the store is
+// paused); `moved` says whether the store's route changed. False: the session was ended.
+awaitable<bool> Session::pass_store_gate(bool& moved) {
+    const auto& cfg = *runtime_->config;
+    auto gate = co_await admit_store(services_.store_control, route_, activity_, route_generation_,
+                                     cfg.retarget.pause_timeout, gate_error_);
+    if (gate == GateOutcome::kPausedTimeout) {
+        services_.metrics.pause_event(PauseEvent::kWaitTimeout);
+    }
+    if (gate == GateOutcome::kPausedTimeout || gate == GateOutcome::kGone) {
+        gate_error_.severity = "FATAL";
+        co_await fail(gate_error_, "store_paused");
+        co_return false;
+    }
+    moved = gate == GateOutcome::kMoved;
+    co_return true;
+}
+
+// A pinned session keeps its server connection between transactions but not its place among
+// the store's transactions in flight (so a pause can be confirmed while it idles): each of its
+// transactions passes the store's gate like any other. A store moved to another backend
+// cannot take the pinned state along, so the session ends as a session-mode one would.
+awaitable<bool> Session::admit_pinned() {
+    bool moved = false;
+    bool passed = co_await pass_store_gate(moved);
+    if (!passed) {
+        co_return false;
+    }
+    if (moved && route_.backend->db_key != pool_->db_key()) {
+        activity_.leave();
+        services_.metrics.drain_event(DrainEvent::kClosed);
+        auto error = store_moved_error(route_);
+        co_await fail(error, "store_moved");
+        co_return false;
     }
     co_return true;
 }
@@ -1041,6 +1077,9 @@ void Session::on_server_whole(const MessageScanner::Item& item, std::string& bef
         if (forward) {
             client_status_ = status;
             probe_.ready_for_query(status, !queue_.empty());
+        }
+        if (status == 'I' && queue_.empty() && pinned_ != sql::Pin::kNone) {
+            activity_.leave();  // between transactions; the next one passes admit_pinned()
         }
         if (outcome.change && !outcome.query_failed) {
             apply_change(*outcome.change, status);

@@ -285,3 +285,31 @@ def test_move_to_a_disabled_db_key_is_refused(topo, start):
     finally:
         with psycopg.connect(topo.registry_dsn, autocommit=True) as conn:
             conn.execute("DELETE FROM db_connections WHERE db_key = 'retired1'")
+
+
+def test_a_pinned_client_does_not_hold_up_a_move(topo, start):
+    """A transaction-pooled client pinned to its server connection (LISTEN) is between
+    transactions while it idles, so a move's pause is confirmed at once; the pinned state
+    cannot follow the store, so the client's next transaction ends its session with 57P01,
+    while an unpinned client carries on on the new backend."""
+    instance = start(txn_config())
+    wait_routed(instance, topo, "beta", "shared")
+    dsn = instance.dsn("beta", password=topo.passwords["app"])
+    pinned, plain = (psycopg.connect(dsn, autocommit=True) for _ in range(2))
+    try:
+        pinned.execute("LISTEN storegate_move_probe")
+        assert pinned.execute("SELECT inet_server_port()").fetchone()[0] == \
+            topo.clusters["shared"].port
+        started = time.monotonic()
+        moved = store_cmd(topo, "move", "beta", "--to", "dedicated1", timeout_ms=8000)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert time.monotonic() - started < 5, "the pause waited for the pinned client"
+        assert plain.execute("SELECT inet_server_port()").fetchone()[0] == \
+            topo.clusters["dedicated"].port
+        with pytest.raises(psycopg.OperationalError) as closed:
+            pinned.execute("SELECT 1")
+        assert "moved" in str(closed.value), closed.value
+    finally:
+        pinned.close()
+        plain.close()
+        store_cmd(topo, "route", "beta", "--to", "shared1")
