@@ -9,6 +9,7 @@
 #include "identity/cli.h"
 #include "proxy/run.h"
 #include "proxy/store_commands.h"
+#include "proxy/verifier_command.h"
 #include "registry/cli.h"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
     storegate::registry::add_commands(app, exit_code);
     storegate::identity::add_commands(app, exit_code);
     storegate::proxy::add_store_commands(app, exit_code);
+    storegate::proxy::add_verifier_command(app, exit_code);
     CLI11_PARSE(app, argc, argv);
     if (!app.get_subcommands().empty()) {
         return exit_code;

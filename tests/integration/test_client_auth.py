@@ -61,3 +61,27 @@ def test_trust_mode_needs_no_password(storegate, registry):
     assert result.auth_methods == [AUTH_OK]
     with psycopg.connect(instance.dsn("beta", via="database")) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "shared_db"
+
+
+def test_verifier_command_makes_a_users_file_line(registry, binary, run_dir):
+    """`storegate verifier USER` turns a password on standard input into a users-file line
+    that logs the user in with SCRAM; the password itself appears nowhere in it."""
+    import subprocess
+    password = "correct horse battery staple"
+    made = subprocess.run([binary, "verifier", "carol"], input=password + "\n",
+                          capture_output=True, text=True, check=True)
+    line = made.stdout.strip()
+    assert line.startswith('"carol" "SCRAM-SHA-256$4096:') and password not in line
+    name, secret = (part.strip('"') for part in line.split(" ", 1))
+    factory = StoregateFactory(registry, binary, run_dir)
+    try:
+        instance = factory({}, users={name: secret})
+        result = startup(instance, registry, "carol", password)
+        assert result.ok, result.error
+        assert result.auth_methods[0] == AUTH_SASL
+        assert not startup(instance, registry, "carol", "wrong").ok
+    finally:
+        factory.stop_all()
+    refused = subprocess.run([binary, "verifier", "carol"], input="", capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and "standard input" in refused.stderr
