@@ -299,6 +299,10 @@ std::vector<std::pair<std::string, std::string>> Session::server_session_params(
     return params;
 }
 
+// Limitation: in transaction pooling a login holds a server connection for a moment too (its
+// parameters make the greeting, the client's startup settings are checked on it), so logins
+// queue behind busy pools and fail with 53300 after pool.wait_timeout - matters for pools kept
+// saturated and for clients that connect per request.
 awaitable<bool> Session::attach(std::string& greeting) {
     const auto& cfg = *runtime_->config;
     pool_ = services_.pools.get(route_.backend->db_key, cfg);

@@ -136,6 +136,8 @@ class Session : public std::enable_shared_from_this<Session> {
     uint64_t write_serving_ = 0;
     std::map<std::string, std::string> settings_;  // name -> SQL that applies it
     std::map<std::string, std::string> startup_settings_;
+    // Limitation: not bounded: a client that prepares ever new statements keeps each one's text
+    // here until it disconnects - matters only for clients that never deallocate.
     std::unordered_map<std::string, std::shared_ptr<const Statement>> statements_;
     sql::Pin pinned_ = sql::Pin::kNone;
     char client_status_ = 'I';

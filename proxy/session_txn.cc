@@ -387,6 +387,9 @@ awaitable<bool> Session::settle_pipeline() {
 // Checks and applies SET storegate.* between transactions; false after a local error. An
 // extended-protocol batch with work on the server is an implicit transaction, so the store
 // cannot change there either.
+// Limitation: a switch to a store whose backend cannot be reached is accepted; the client's next
+// transaction then fails to get a server connection and ends the connection - matters for
+// applications that switch to stores on backends that are down.
 bool Session::set_storegate(const sql::Inspection& seen, bool in_extended_batch) {
     if (client_status_ != 'I' || (server_ && unsynced_)) {
         local_error("25001", "SET " + seen.name + " cannot run inside a transaction block",
@@ -897,6 +900,10 @@ awaitable<bool> Session::ensure_server() {
     probe_.acquired(checkout.conn.get());
     if (!checkout.conn) {
         protocol::ErrorFields error = checkout.error;
+        // Limitation: a transaction that waits past pool.wait_timeout ends the client connection
+        // (FATAL) instead of failing only itself, and a cancel sent while it waits is dropped
+        // (the query runs once a connection frees up) - matters for clients that outlive a
+        // saturated pool or cancel queued queries.
         co_await fail(error, "no_server");
         co_return false;
     }
