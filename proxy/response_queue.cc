@@ -3,6 +3,17 @@
 namespace storegate::proxy {
 
 void ResponseQueue::add(Entry entry) {
+    if (skipping_) {
+        if (entry.expect != Expect::kSync) {
+            if (entry.expect == Expect::kParse && !entry.statement.empty()) {
+                skipped_parses_.push_back(
+                    {std::move(entry.statement), entry.action == Action::kForward});
+            }
+            return;
+        }
+        skipping_ = false;
+        entry.failed = true;  // its batch failed
+    }
     if (entries_.capacity() == 0) {
         entries_.reserve(4);
     }
@@ -86,6 +97,10 @@ static bool is_async(char type) {
 ResponseQueue::Outcome ResponseQueue::on_server_message(char type, std::string& before,
                                                         std::string& after) {
     Outcome outcome;
+    if (!skipped_parses_.empty()) {
+        outcome.failed_parses = std::move(skipped_parses_);
+        skipped_parses_.clear();
+    }
     take_due(before);
     if (is_async(type) || empty()) {
         return outcome;
@@ -106,6 +121,8 @@ ResponseQueue::Outcome ResponseQueue::on_server_message(char type, std::string& 
             skip_to_sync(outcome);
             if (!empty()) {
                 front().failed = true;  // the batch's implicit transaction is undone
+            } else {
+                skipping_ = true;  // its Sync is still to come from the client
             }
             take_due(after);
             return outcome;

@@ -70,6 +70,8 @@ class ResponseQueue {
     void clear() {
         entries_.clear();
         head_ = 0;
+        skipping_ = false;
+        skipped_parses_.clear();
     }
     // Frees the storage of an empty queue, so that idle clients keep none.
     void release_if_empty() {
@@ -99,6 +101,11 @@ class ResponseQueue {
     // nothing until the first entry.
     std::vector<Entry> entries_;
     size_t head_ = 0;
+    // An extended-protocol error came before its batch's Sync was queued: the server ignores
+    // everything up to that Sync, so nothing is expected of what is queued meanwhile, and the
+    // statements of Parse messages among it are reported with the next outcome.
+    bool skipping_ = false;
+    std::vector<Outcome::FailedParse> skipped_parses_;
 };
 
 }  // namespace storegate::proxy

@@ -191,3 +191,49 @@ def test_parse_skipped_after_an_error_prepares_nothing(txn_proxy, registry):
     finally:
         for conn in clients:
             conn.close()
+
+
+def test_pipelines_with_errors_from_many_clients_stay_in_step(txn_proxy, registry):
+    """Twelve psycopg clients each send pipelines of prepared statements with a failing one
+    somewhere among them, then a plain query, forty times over 3 server connections: every
+    answer belongs to its request and no client stalls."""
+    import random
+    dsn = txn_proxy.dsn(registry.stores["gamma"].id, password=registry.passwords["app"])
+    clients, rounds = 12, 40
+    progress = [0] * clients
+    problems = []
+
+    def work(index: int) -> None:
+        rnd = random.Random(index)
+        try:
+            with psycopg.connect(dsn, autocommit=True, prepare_threshold=0) as conn:
+                for round_ in range(rounds):
+                    values = [rnd.randrange(1000) for _ in range(8)]
+                    fail_at = rnd.randrange(12)  # past the end: no failure this round
+                    cursors = []
+                    try:
+                        with conn.pipeline() as pipeline:
+                            for position, value in enumerate(values):
+                                if position == fail_at:
+                                    conn.execute("SELECT 1 / 0")
+                                cursors.append((value, conn.execute("SELECT %s::int * 2",
+                                                                    (value,))))
+                            pipeline.sync()
+                            for value, cursor in cursors:
+                                assert cursor.fetchone()[0] == value * 2
+                        assert fail_at >= len(values), "the failing statement succeeded"
+                    except psycopg.errors.DivisionByZero:
+                        assert fail_at < len(values)
+                    assert conn.execute("SELECT 7").fetchone()[0] == 7
+                    progress[index] = round_ + 1
+        except Exception as error:  # noqa: BLE001 - reported with the client's progress
+            problems.append((index, progress[index], repr(error)[:200]))
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    stuck = [(i, progress[i]) for i, thread in enumerate(threads) if thread.is_alive()]
+    assert not stuck and not problems, (stuck, problems[:4])
+    assert progress == [rounds] * clients

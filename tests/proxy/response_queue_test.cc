@@ -102,6 +102,37 @@ TEST(ResponseQueue, ParsesSkippedAfterAnErrorAreReportedAsNotPrepared) {
     EXPECT_TRUE(q.empty());
 }
 
+TEST(ResponseQueue, MessagesSentAfterAnErrorUpToSyncExpectNothing) {
+    // The client wrote the rest of the batch (and its Sync) only after the error came back.
+    ResponseQueue q;
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    std::vector<ResponseQueue::Outcome> outcomes;
+    EXPECT_EQ(feed(q, "2E", &outcomes), "2E");
+    EXPECT_TRUE(q.empty());
+    q.push(Expect::kBind);
+    q.push(Expect::kExecute);
+    q.push_parse("sg_late", Action::kSwallow);
+    q.push(Expect::kParse, Action::kSynthesize, "1");  // would have been answered locally
+    q.push_sync(ResponseQueue::Change{"work_mem", "'7MB'", false});
+    std::string due;
+    q.take_due(due);
+    EXPECT_EQ(due, "");
+    outcomes.clear();
+    EXPECT_EQ(feed(q, "Z", &outcomes), "Z");
+    ASSERT_EQ(outcomes[0].failed_parses.size(), 1u);
+    EXPECT_EQ(outcomes[0].failed_parses[0].statement, "sg_late");
+    EXPECT_TRUE(outcomes[0].query_failed);  // the batch's SET did not happen
+    EXPECT_TRUE(q.empty());
+    // The next batch is answered normally.
+    q.push(Expect::kParse, Action::kSynthesize, "1");
+    q.push(Expect::kSync);
+    q.take_due(due);
+    EXPECT_EQ(due, "1");
+    EXPECT_EQ(feed(q, "Z"), "Z");
+    EXPECT_TRUE(q.empty());
+}
+
 TEST(ResponseQueue, AFailedParseIsReportedOnce) {
     ResponseQueue q;
     q.push_parse("sg_bad", Action::kForward);
