@@ -106,8 +106,12 @@ awaitable<Checkout> Pool::open(std::shared_ptr<const registry::Backend> backend)
     std::string password;
     std::string error;
     if (!passwords_(*backend, password, error)) {
-        out.error = {"FATAL", "08006",
-                     "cannot resolve the password of db_key \"" + db_key_ + "\": " + error, "", ""};
+        // Which reference failed, and why, is for the operator's log, not for clients.
+        if (log::allow("pool.secret." + db_key_)) {
+            log::warn("cannot resolve the backend password db_key={} error=\"{}\"", db_key_, error);
+        }
+        out.error = {"FATAL", "08006", "cannot resolve the password of db_key \"" + db_key_ + "\"",
+                     "", "See storegate's log."};
     } else {
         auto conn = std::make_unique<ServerConn>(ex, backend, std::move(password));
         ConnectSettings connect;

@@ -317,3 +317,21 @@ def test_registry_writes_need_the_postgresql_registry(storegate, registry, run_d
         status, answer = admin.request(method, path_, body)
         assert status == 501, (method, path_, answer)
         assert "registry" in answer["error"]
+
+
+def test_an_unresolvable_backend_password_is_named_only_in_the_log(storegate, registry,
+                                                                      run_dir):
+    """A db_connections row whose password reference cannot be resolved fails the client
+    with 08006 for that db_key; which reference, and why, goes to the log only."""
+    path = os.path.join(run_dir, f"registry-{secrets.token_hex(4)}.toml")
+    with open(path, "w") as out:
+        out.write(FILE_REGISTRY.format(port=registry.clusters["shared"].port,
+                                       tenant=uuid.uuid4(), store=uuid.uuid4())
+                  .replace("env:SG_SHARED_PW", "env:SG_UNSET_SECRET_NAME"))
+    instance = storegate({"registry": {"dsn": None, "file": path}})
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(instance.dsn("filed", password=registry.passwords["app"])).close()
+    assert "cannot resolve the password" in str(refused.value)
+    assert "SG_UNSET_SECRET_NAME" not in str(refused.value)
+    with open(instance.log_path) as log:
+        assert "SG_UNSET_SECRET_NAME" in log.read()
