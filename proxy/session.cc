@@ -314,10 +314,20 @@ awaitable<bool> Session::attach(std::string& greeting) {
         co_return false;
     }
     server_ = std::move(checkout.conn);
-    auto params = server_session_params();
-    if (!params.empty()) {
-        auto result = co_await server_->simple_query(set_statements(params));
+    std::string sql;
+    if (cfg.mode_for(route_.backend->db_key) == config::PoolMode::kTransaction) {
+        // The settings sync every transaction starts with, run now: the connection then holds
+        // exactly this client's settings, so the greeting reports them (not those an earlier
+        // client left), and a connection that already holds them costs no query at all.
+        init_settings();
+        sql = settings_sync_sql();
+    } else if (auto params = server_session_params(); !params.empty()) {
+        sql = set_statements(params);
+    }
+    if (!sql.empty()) {
+        auto result = co_await server_->simple_query(sql);
         if (!result.ok || result.failed) {
+            server_->settings_dirty = true;  // part of it may have been applied
             bool reusable = result.ok && server_->tx_status() == 'I';
             pool_->release(std::move(server_), reusable, worker_.index);
             auto error =

@@ -156,13 +156,7 @@ std::string Session::settings_sync_sql() {
 
 awaitable<void> Session::run_transaction_mode() {
     transaction_mode_ = true;
-    init_settings();
-    // attach() applied the client's startup settings; whatever earlier clients of this server
-    // connection set and this client did not stays listed, so the next sync resets it.
-    for (const auto& [name, statement] : settings_) {
-        server_->applied_settings()[name] = statement;
-    }
-    release_server();
+    release_server();  // attach() left it holding this client's settings
     for (;;) {
         // Awaited here rather than in a helper coroutine: a waiting client keeps one frame
         // fewer.

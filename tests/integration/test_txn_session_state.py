@@ -243,3 +243,26 @@ def test_session_state_storegate_cannot_carry_never_reaches_another_client(
         seen = other.execute(PROBE).fetchone()
         assert seen[-1] == pid  # the same server connection
         assert seen[:-1] == expected[:-1]
+
+
+def test_login_reports_the_clients_own_settings(single_proxy, registry):
+    """The greeting of a transaction-pooled login (ParameterStatus) describes the session the
+    client will get, not settings an earlier client of the same server connection left."""
+    from harness import wire
+    gamma = registry.stores["gamma"]
+    base = {"user": "app", "database": "app", "options": f"-c storegate.store={gamma.id}"}
+    with wire.WireClient(single_proxy.host, single_proxy.port) as first:
+        result = first.startup(dict(base, TimeZone="Asia/Tokyo", application_name="first"),
+                               registry.passwords["app"])
+        assert result.ok and result.parameters["TimeZone"] == "Asia/Tokyo"
+        pid = first.query("SELECT pg_backend_pid()")[0][0][0]
+        first.terminate()
+    with wire.WireClient(single_proxy.host, single_proxy.port) as second:
+        result = second.startup(base, registry.passwords["app"])
+        assert result.ok, result.error
+        rows, error = second.query("SELECT current_setting('TimeZone'), "
+                                   "current_setting('application_name'), pg_backend_pid()")
+        second.terminate()
+    assert error is None and rows[0][2] == pid  # the same server connection
+    assert result.parameters["TimeZone"] == rows[0][0] != "Asia/Tokyo"
+    assert result.parameters.get("application_name", "") == rows[0][1] == ""
