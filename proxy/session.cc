@@ -64,6 +64,7 @@ awaitable<void> Session::fail(const protocol::ErrorFields& error, std::string_vi
     protocol::append_error(out, error);
     co_await client_.write(asio::buffer(out));
     client_.close();
+    client_done_ = true;  // a server pump still running (pinned sessions) stops too
 }
 
 // Startup, authentication, routing and admission, up to a server connection and the greeting

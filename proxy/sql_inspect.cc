@@ -271,7 +271,9 @@ bool touches_storegate(const std::vector<Token>& t) {
 // TRANSACTION and SET CONSTRAINTS last only for the transaction.
 bool untracked_setting(const std::vector<Token>& t, bool tracked) {
     for (const auto& token : t) {
-        if (token.type == Token::Type::kWord && token.text == "set_config") {
+        // "set_config" quoted names the same function (quoted names keep their case).
+        if ((token.type == Token::Type::kWord || token.type == Token::Type::kQuoted) &&
+            token.text == "set_config") {
             return true;
         }
     }

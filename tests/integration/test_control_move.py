@@ -309,6 +309,11 @@ def test_a_pinned_client_does_not_hold_up_a_move(topo, start):
         with pytest.raises(psycopg.OperationalError) as closed:
             pinned.execute("SELECT 1")
         assert "moved" in str(closed.value), closed.value
+        # The ended session gives its server connection back (it held it while pinned).
+        admin = AdminClient(instance)
+        wait_for(lambda: metric_value(admin.metrics(), "storegate_client_pinned",
+                                      {"reason": "listen"}) == 0,
+                 timeout=10, what="the pinned session to end")
     finally:
         pinned.close()
         plain.close()

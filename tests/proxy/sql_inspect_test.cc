@@ -38,6 +38,8 @@ TEST(SqlInspect, SessionStateItCannotFollowIsFlagged) {
     for (const char* text : {
              "SELECT set_config('app.tenant', 'tenant-42', false)",
              "select pg_catalog.SET_CONFIG('a.b', 'c', true)",
+             "select pg_catalog.\"set_config\"('role', 'x', false)",
+             "SELECT U&\"set_config\"('a.b', 'c', false)",
              "SET ROLE nobody",
              "SET SESSION AUTHORIZATION other",
              "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
