@@ -121,6 +121,10 @@ void Session::init_settings() {
 }
 
 // The statements that make the server connection's settings the client's: only what differs.
+// Limitation: a setting applied over another client's value keeps what that value implies, so
+// a partial DateStyle (SET DateStyle = SQL) takes its other half (DMY/MDY) from the server
+// connection's previous user - matters only for clients that set half of DateStyle while
+// others use a different field order.
 std::string Session::settings_sync_sql() {
     auto& applied = server_->applied_settings();
     std::string sql;

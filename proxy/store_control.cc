@@ -183,6 +183,9 @@ void StoreActivity::leave() {
 
 // The count goes up before the paused flag is read: the quiesce reporter reads them in the
 // opposite order, so either this transaction sees the pause or the reporter sees it in flight.
+// Limitation: a transaction counts as in flight from this gate on, including while it then
+// queues for a server connection, so a pause waits for transactions that have not started -
+// matters for pauses and moves while the store's pool is saturated.
 awaitable<GateOutcome> admit_store(StoreControl& control, RouteDecision& route,
                                    StoreActivity& activity, uint64_t& seen_generation,
                                    const std::chrono::milliseconds& pause_timeout,
