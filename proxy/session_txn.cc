@@ -93,12 +93,17 @@ std::optional<ResponseQueue::Change> setting_change(const sql::Inspection& seen)
     return std::nullopt;
 }
 
-// Whether a multi-statement query string may drop prepared statements (DEALLOCATE, DISCARD):
-// a word search, so a mention in a string literal counts too, which costs only a re-prepare.
-bool may_deallocate(std::string_view text) {
+std::string lower_ascii(std::string_view text) {
     std::string lower(text);
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lower;
+}
+
+// Whether a multi-statement query string may drop prepared statements (DEALLOCATE, DISCARD):
+// a word search, so a mention in a string literal counts too, which costs only a re-prepare.
+bool may_deallocate(std::string_view text) {
+    std::string lower = lower_ascii(text);
     return lower.find("deallocate") != std::string::npos ||
            lower.find("discard") != std::string::npos;
 }
@@ -108,10 +113,7 @@ bool may_deallocate(std::string_view text) {
 void Session::init_settings() {
     for (const auto& [name, value] : request_.session_params) {
         // Setting names are case-insensitive; SET and RESET name them in lower case.
-        std::string key(name);
-        std::transform(key.begin(), key.end(), key.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        startup_settings_[key] = set_config_sql(name, value);
+        startup_settings_[lower_ascii(name)] = set_config_sql(name, value);
     }
     settings_ = startup_settings_;
     if (route_.store && route_.backend->kind == registry::BackendKind::kShared) {

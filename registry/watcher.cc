@@ -21,15 +21,15 @@ constexpr const char* kChannel = "storegate_registry";
 // Unknown keys clients keep asking for; beyond this the cache starts over rather than grow.
 constexpr size_t kMaxNegativeEntries = 100000;
 
-constexpr const char* kUpsertInstanceSql =
+const std::string kUpsertInstanceSql =
     "INSERT INTO storegate_instances (id, address, admin_address, applied_version, "
     "storegate_version) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET address = "
     "EXCLUDED.address, admin_address = EXCLUDED.admin_address, applied_version = "
     "EXCLUDED.applied_version, storegate_version = EXCLUDED.storegate_version, heartbeat_at = "
     "now()";
 // The same, and a notification that commits with it ($6 is the channel).
-const std::string kAnnounceSql = std::string("WITH beat AS (") + kUpsertInstanceSql +
-                                 " RETURNING id) SELECT pg_notify($6, id) FROM beat";
+const std::string kAnnounceSql =
+    "WITH beat AS (" + kUpsertInstanceSql + " RETURNING id) SELECT pg_notify($6, id) FROM beat";
 
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -368,7 +368,7 @@ bool Watcher::heartbeat(const PgConn& conn, bool announce) {
     if (announce) {
         params.emplace_back(kFleetChannel);
     }
-    PgResult beat = conn.exec(announce ? kAnnounceSql.c_str() : kUpsertInstanceSql, params);
+    PgResult beat = conn.exec(announce ? kAnnounceSql : kUpsertInstanceSql, params);
     if (!beat.ok() && log::allow("registry.heartbeat")) {
         log::warn("registry heartbeat failed error=\"{}\"", beat.error());
     }

@@ -35,6 +35,13 @@ std::string feed(ResponseQueue& queue, std::string_view types,
     return seen;
 }
 
+// The answers due before any further server message.
+std::string due_now(ResponseQueue& queue) {
+    std::string due;
+    queue.take_due(due);
+    return due;
+}
+
 TEST(ResponseQueue, SyntheticAnswersKeepTheirPlace) {
     ResponseQueue q;
     q.push(Expect::kParse, Action::kSynthesize, "1");  // statement already on the server
@@ -42,9 +49,7 @@ TEST(ResponseQueue, SyntheticAnswersKeepTheirPlace) {
     q.push(Expect::kExecute);
     q.push(Expect::kClose, Action::kSynthesize, "3");
     q.push(Expect::kSync);
-    std::string due;
-    q.take_due(due);
-    EXPECT_EQ(due, "1");
+    EXPECT_EQ(due_now(q), "1");
     EXPECT_EQ(feed(q, "2DCZ"), "2DC[3]Z");
     EXPECT_TRUE(q.empty());
 }
@@ -115,9 +120,7 @@ TEST(ResponseQueue, MessagesSentAfterAnErrorUpToSyncExpectNothing) {
     q.push_parse("sg_late", Action::kSwallow);
     q.push(Expect::kParse, Action::kSynthesize, "1");  // would have been answered locally
     q.push_sync(ResponseQueue::Change{"work_mem", "'7MB'", false});
-    std::string due;
-    q.take_due(due);
-    EXPECT_EQ(due, "");
+    EXPECT_EQ(due_now(q), "");
     outcomes.clear();
     EXPECT_EQ(feed(q, "Z", &outcomes), "Z");
     ASSERT_EQ(outcomes[0].failed_parses.size(), 1u);
@@ -127,8 +130,7 @@ TEST(ResponseQueue, MessagesSentAfterAnErrorUpToSyncExpectNothing) {
     // The next batch is answered normally.
     q.push(Expect::kParse, Action::kSynthesize, "1");
     q.push(Expect::kSync);
-    q.take_due(due);
-    EXPECT_EQ(due, "1");
+    EXPECT_EQ(due_now(q), "1");
     EXPECT_EQ(feed(q, "Z"), "Z");
     EXPECT_TRUE(q.empty());
 }
